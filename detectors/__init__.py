@@ -1,0 +1,19 @@
+"""Pure drift statistics: arrays in, frozen dataclasses out. No I/O."""
+
+from __future__ import annotations
+
+from detectors import stattests as _stattests  # noqa: F401  (registers the built-in tests)
+from detectors.registry import UnknownStatTestError, available, stattest
+from detectors.types import ColumnData, ColumnDrift, DriftResult, StatResult
+from detectors.univariate import detect_drift
+
+__all__ = [
+    "ColumnData",
+    "ColumnDrift",
+    "DriftResult",
+    "StatResult",
+    "UnknownStatTestError",
+    "available",
+    "detect_drift",
+    "stattest",
+]

@@ -1,0 +1,1 @@
+"""Driftwarden service: ingestion, detection, alerting, API and CLI (all I/O lives here)."""

@@ -1,0 +1,1 @@
+"""Alerting: rules over detector results, Alertmanager-style lifecycle, outbox delivery."""

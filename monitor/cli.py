@@ -1,0 +1,301 @@
+"""The `driftwarden` command. Each long-running role is a sub-command."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+from monitor.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="Driftwarden: model monitoring and drift detection.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+baseline_app = typer.Typer(help="Reference profiles of model versions.", no_args_is_help=True)
+services_app = typer.Typer(help="Local PostgreSQL and broker for tests.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(baseline_app, name="baseline")
+app.add_typer(services_app, name="services")
+app.add_typer(topics_app, name="topics")
+
+console = Console()
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGTERM/SIGINT set the event; loops finish their current batch and exit."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        logging.getLogger("driftwarden").info("signal %d: stopping after this batch", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+@app.callback()
+def _main(
+    log_level: Annotated[str, typer.Option(envvar="DRIFTWARDEN_LOG_LEVEL")] = "INFO",
+) -> None:
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION."""
+    from monitor.db import migrate  # noqa: PLC0415 - heavy imports only for this command
+
+    migrate.upgrade(_settings().sqlalchemy_url, revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = "base") -> None:
+    """Revert migrations down to REVISION."""
+    from monitor.db import migrate  # noqa: PLC0415
+
+    migrate.downgrade(_settings().sqlalchemy_url, revision)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the code's head."""
+    from monitor.db import migrate  # noqa: PLC0415
+
+    url = _settings().sqlalchemy_url
+    console.print(f"database: {migrate.current_revision(url)}  head: {migrate.head_revision()}")
+
+
+@app.command("apply")
+def apply(file: Annotated[Path, typer.Option("-f", "--file", exists=True)]) -> None:
+    """Apply Model / Monitor / Receiver / Rule documents from a YAML file."""
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.resources import ResourceError, apply_document  # noqa: PLC0415
+
+    engine = make_engine(_settings())
+    try:
+        with Session(engine) as session, session.begin():
+            for i, doc in enumerate(yaml.safe_load_all(file.read_text())):
+                if doc is None:
+                    continue
+                console.print("applied " + apply_document(session, doc, where=f"{file}#{i + 1}"))
+    except ResourceError as exc:
+        console.print(f"[red]error:[/red] {exc} (nothing applied)")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+
+
+@baseline_app.command("create")
+def baseline_create(
+    model: Annotated[str, typer.Option()],
+    version: Annotated[str, typer.Option()],
+    file: Annotated[Path, typer.Option(exists=True)],
+    name: str = "training",
+) -> None:
+    """Store the reference profile of MODEL VERSION from a CSV file of its training data."""
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.db.models import ModelVersion  # noqa: PLC0415
+    from monitor.detection.baseline import build_profile, save_baseline  # noqa: PLC0415
+
+    engine = make_engine(_settings())
+    with Session(engine) as session, session.begin():
+        mv = session.get(ModelVersion, (model, version))
+        if mv is None:
+            console.print(f"[red]error:[/red] --model={model!r} --version={version!r}: not registered")
+            raise typer.Exit(2)
+        kinds = {f["name"]: f["kind"] for f in mv.feature_schema}
+        columns: dict[str, list[Any]] = {n: [] for n in kinds}
+        with file.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                for n in kinds:
+                    raw = row.get(n)
+                    value: Any = None if raw in (None, "") else raw
+                    if value is not None and kinds[n] == "numerical":
+                        value = float(value)
+                    columns[n].append(value)
+        profile, n_rows = build_profile(columns, kinds)
+        save_baseline(session, model_id=model, model_version=version, profile=profile,
+                      n_rows=n_rows, name=name)
+    engine.dispose()
+    console.print(f"baseline {name!r} of {model} v{version}: {n_rows} rows")
+
+
+@topics_app.command("create")
+def topics_create(partitions: int = 3) -> None:
+    """Create the prediction and label topics if missing."""
+    from monitor.ingest.topics import ensure_topics  # noqa: PLC0415
+
+    s = _settings()
+    created = ensure_topics(s.bootstrap_servers, [s.predictions_topic, s.labels_topic],
+                            partitions=partitions)
+    console.print(f"created: {created or 'nothing (all exist)'}")
+
+
+@app.command("ingest")
+def ingest(
+    idle_exit: Annotated[
+        float | None, typer.Option(help="Exit after this many seconds without a message.")
+    ] = None,
+) -> None:
+    """Consume prediction and label topics into PostgreSQL until SIGTERM."""
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.ingest.consumer import IngestLoop  # noqa: PLC0415
+
+    settings = _settings()
+    engine = make_engine(settings)
+    stop = _stop_on_signals()
+    stats = IngestLoop(settings, engine).run(stop, idle_exit_s=idle_exit)
+    engine.dispose()
+    console.print(
+        f"consumed={stats.consumed} stored={stats.stored} duplicates={stats.duplicates} "
+        f"labels={stats.labels} dead_letters={stats.dead_letters} db_failures={stats.db_failures}"
+    )
+
+
+@app.command("detect")
+def detect(
+    once: Annotated[bool, typer.Option(help="Run the due windows once and exit.")] = False,
+    interval: float = 60.0,
+) -> None:
+    """Run due monitor windows: once, or every INTERVAL seconds until SIGTERM."""
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.detection.runner import run_due  # noqa: PLC0415
+
+    engine = make_engine(_settings())
+    stop = _stop_on_signals()
+    while True:
+        runs = run_due(engine)
+        for r in runs:
+            console.print(
+                f"{r.model_id} v{r.model_version} {r.window_start:%Y-%m-%d %H:%M}: {r.status}"
+                + (f" drifted={list(r.drifted_features)}" if r.drifted_features else "")
+            )
+        if once or stop.wait(interval):
+            break
+    engine.dispose()
+
+
+@app.command("alert")
+def alert(
+    once: Annotated[bool, typer.Option(help="Evaluate and deliver once and exit.")] = False,
+    interval: float = 15.0,
+) -> None:
+    """Evaluate rules on new results and deliver notifications from the outbox."""
+    import httpx  # noqa: PLC0415
+
+    from monitor.alerting.dispatch import deliver_due  # noqa: PLC0415
+    from monitor.alerting.evaluator import evaluate_rules  # noqa: PLC0415
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+
+    engine = make_engine(_settings())
+    stop = _stop_on_signals()
+    with httpx.Client(timeout=10) as client:
+        while True:
+            for a in evaluate_rules(engine):
+                console.print(f"{a.rule} {a.status} {a.labels}")
+            for d in deliver_due(engine, client):
+                console.print(f"notification {d.notification_id} -> {d.receiver}: {d.status}")
+            if once or stop.wait(interval):
+                break
+    engine.dispose()
+
+
+class _RichReporter:
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def step(self, text: str) -> None:
+        self._progress.console.print(f"[bold]>[/bold] {text}")
+
+    def progress(self, task: str, done: int, total: int) -> None:
+        if task not in self._tasks:
+            self._tasks[task] = self._progress.add_task(task, total=total or None)
+        self._progress.update(self._tasks[task], completed=done, total=total or None)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the whole path on embedded services with two synthetic models (~1 minute)."""
+    from monitor.demo.runner import run_demo, timeline  # noqa: PLC0415
+
+    if "DRIFTWARDEN_LOG_LEVEL" not in os.environ:
+        # The timeline is the demo's output; per-window logs would bury it.
+        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger("kafka").setLevel(logging.ERROR)
+    # Unwind (stop the services we started) on SIGTERM as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    with Progress(*columns, console=console, transient=True) as progress:
+        outcome = run_demo(_RichReporter(progress))
+    console.rule("Driftwarden demo: timeline")
+    for line in timeline(outcome):
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"\nFinished in {time.monotonic() - started:.0f} s; services stopped.")
+
+
+@services_app.command(
+    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def services_run(ctx: typer.Context) -> None:
+    """Run a command with PostgreSQL and a Kafka-protocol broker available.
+
+    Uses DRIFTWARDEN_DATABASE_URL / DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS when set; else the
+    machine's PostgreSQL on 127.0.0.1:5432 (started if installed but down) or an embedded
+    one, and a Tansu broker. Stops only what it started; exits with the command's code.
+    """
+    from monitor.services.broker import resolve_broker  # noqa: PLC0415
+    from monitor.services.postgres import resolve_postgres  # noqa: PLC0415
+
+    if not ctx.args:
+        console.print("usage: driftwarden services run -- COMMAND [ARGS...]")
+        raise typer.Exit(2)
+    env = dict(os.environ)
+    with ExitStack() as stack:
+        pg = resolve_postgres(env.get("DRIFTWARDEN_DATABASE_URL"))
+        stack.callback(pg.stop)
+        broker = resolve_broker(env.get("DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS"))
+        stack.callback(broker.stop)
+        console.print(f"postgresql: {pg.detail} | kafka: {broker.address} ({broker.detail})")
+        env["DRIFTWARDEN_DATABASE_URL"] = pg.address
+        env["DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS"] = broker.address
+        code = subprocess.call(ctx.args, env=env)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Runtime settings, read from ``DRIFTWARDEN_*`` environment variables.
+
+Settings are built by :func:`load_settings`, never at import time, so tests and the demo
+can point the same code at different services.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "DRIFTWARDEN_"
+
+
+class ConfigError(ValueError):
+    """A setting has a bad value; the message names the variable and the value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    predictions_topic: str = "driftwarden.predictions"
+    labels_topic: str = "driftwarden.labels"
+    consumer_group: str = "driftwarden-ingest"
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    batch_max_wait_ms: int = Field(default=1000, ge=1, le=600_000)
+    # Kafka group-membership timeout; Apache Kafka's default is 45 s.
+    session_timeout_ms: int = Field(default=45_000, ge=1000)
+    # Back-off after a failed database write before the batch is replayed.
+    retry_backoff_initial_s: float = Field(default=0.5, gt=0)
+    retry_backoff_max_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_port_list(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError("must be a comma-separated list of host:port")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the psycopg 3 driver SQLAlchemy should use."""
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",")]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and explicit overrides); fail fast and clearly."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            problems.append(
+                f"{ENV_PREFIX}{field.upper()}={err.get('input')!r}: {err['msg']}"
+            )
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,301 @@
+"""SQLAlchemy 2 models of the Driftwarden schema.
+
+Alembic migrations (``alembic/versions``) are the only way the schema changes; these
+classes describe it for queries and must stay in step (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+TASK_TYPES = ("binary_classification", "multiclass_classification", "regression")
+FEATURE_KINDS = ("numerical", "categorical")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Model(Base):
+    __tablename__ = "models"
+
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    task_type: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        CheckConstraint(
+            "task_type IN ('binary_classification','multiclass_classification','regression')",
+            name="ck_models_task_type",
+        ),
+    )
+
+
+class ModelVersion(Base):
+    """A model version and its feature schema: a list of
+    ``{"name", "kind": numerical|categorical, "range": [lo, hi]?, "categories": [...]?}``."""
+
+    __tablename__ = "model_versions"
+
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("models.model_id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[str] = mapped_column(String(200), primary_key=True)
+    feature_schema: Mapped[list[Any]] = mapped_column(server_default="[]")
+    created_at: Mapped[datetime] = _created()
+
+
+class Prediction(Base):
+    """One logged prediction. Range-partitioned by ``ts`` (monthly partitions created on
+    demand by the writer), so the primary key must include ``ts``; replays of the same
+    message carry the same timestamp, which keeps ``ON CONFLICT DO NOTHING`` idempotent."""
+
+    __tablename__ = "predictions"
+
+    event_id: Mapped[str] = mapped_column(String(200))
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    model_id: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(200))
+    features: Mapped[dict[str, Any]]
+    prediction: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    scores: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    segment: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    received_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        PrimaryKeyConstraint("event_id", "ts", name="pk_predictions"),
+        Index("ix_predictions_model_ts", "model_id", "model_version", "ts"),
+        {"postgresql_partition_by": "RANGE (ts)"},
+    )
+
+
+class Label(Base):
+    """Ground truth for a prediction, joined by ``event_id`` whenever it arrives."""
+
+    __tablename__ = "labels"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(200))
+    label: Mapped[Any] = mapped_column(JSONB)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = _created()
+
+    __table_args__ = (Index("ix_labels_model_ts", "model_id", "ts"),)
+
+
+class Baseline(Base):
+    """Reference profile of a model version: per feature its kind and a bounded sample."""
+
+    __tablename__ = "baselines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), server_default="training")
+    n_rows: Mapped[int] = mapped_column(BigInteger)
+    profile: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_id", "model_version"],
+            ["model_versions.model_id", "model_versions.version"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("model_id", "model_version", "name", name="uq_baselines_version_name"),
+    )
+
+
+class Monitor(Base):
+    """What to check for a model and how often. ``checked_until`` is the end of the last
+    window evaluated, so ``detect`` resumes where it stopped."""
+
+    __tablename__ = "monitors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.model_id", ondelete="CASCADE"))
+    spec: Mapped[dict[str, Any]]
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    checked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+
+
+class DetectorRun(Base):
+    """One evaluation of one monitor over one window."""
+
+    __tablename__ = "detector_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    model_id: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(200))
+    signal: Mapped[str] = mapped_column(String(40))
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20))
+    n_reference: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    n_current: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    drift_share: Mapped[float | None] = mapped_column(Double)
+    dataset_drift: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    results: Mapped[list[FeatureResult]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="FeatureResult.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint("status IN ('ok','insufficient_data','error')", name="ck_runs_status"),
+        UniqueConstraint(
+            "monitor_id", "model_version", "signal", "window_start", "window_end",
+            name="uq_runs_window",
+        ),
+        Index("ix_runs_model_window", "model_id", "window_end"),
+    )
+
+
+class FeatureResult(Base):
+    """One feature's statistic in one run."""
+
+    __tablename__ = "feature_results"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("detector_runs.id", ondelete="CASCADE"))
+    feature: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(40))
+    statistic: Mapped[float] = mapped_column(Double)
+    p_value: Mapped[float | None] = mapped_column(Double)
+    effect_size: Mapped[float] = mapped_column(Double)
+    threshold: Mapped[float] = mapped_column(Double)
+    drifted: Mapped[bool] = mapped_column(Boolean)
+    n_reference: Mapped[int] = mapped_column(BigInteger)
+    n_current: Mapped[int] = mapped_column(BigInteger)
+    run: Mapped[DetectorRun] = relationship(back_populates="results")
+
+    __table_args__ = (UniqueConstraint("run_id", "feature", name="uq_feature_results_run"),)
+
+
+class Receiver(Base):
+    """A notification target (Alertmanager's word). ``config`` holds URL and secret."""
+
+    __tablename__ = "receivers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    config: Mapped[dict[str, Any]]
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('webhook','slack','pagerduty')", name="ck_receivers_kind"),
+    )
+
+
+class AlertRule(Base):
+    """An alert rule; ``spec`` is :class:`monitor.alerting.rules.RuleSpec` as JSON.
+    ``evaluated_through`` is the last detector run id the evaluator has consumed."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    spec: Mapped[dict[str, Any]]
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    evaluated_through: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    created_at: Mapped[datetime] = _created()
+
+
+class AlertState(Base):
+    """State of one alert instance, identified by the fingerprint of its label set."""
+
+    __tablename__ = "alert_states"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20))
+    labels: Mapped[dict[str, Any]]
+    annotations: Mapped[dict[str, Any]]
+    value: Mapped[float | None] = mapped_column(Double)
+    breaches: Mapped[int] = mapped_column(Integer, server_default="0")
+    clears: Mapped[int] = mapped_column(Integer, server_default="0")
+    active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('inactive','pending','firing','resolved')", name="ck_alert_states_state"
+        ),
+    )
+
+
+class Notification(Base):
+    """Transactional outbox: written with the state change, delivered afterwards."""
+
+    __tablename__ = "notification_outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    receiver: Mapped[str] = mapped_column(ForeignKey("receivers.name", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    payload: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending','delivered','failed')", name="ck_outbox_status"
+        ),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+
+class DeadLetter(Base):
+    """A message ingest could not store, kept whole with the reason (Kafka Connect's DLQ
+    vocabulary: ``error_class``/``error_message`` and the source topic/partition/offset)."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(255))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    error_class: Mapped[str] = mapped_column(String(60))
+    error_message: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_source"),
+    )

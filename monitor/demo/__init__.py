@@ -1,0 +1,1 @@
+"""`driftwarden demo`: the whole path on embedded services with a synthetic model."""

@@ -1,0 +1,279 @@
+"""Orchestrates `driftwarden demo`: services, setup, traffic, ingest, detect, alert.
+
+Everything runs through the same code paths as the long-running roles; only the
+services are embedded (unless DRIFTWARDEN_DATABASE_URL / _KAFKA_BOOTSTRAP_SERVERS are set).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import httpx
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.alerting.dispatch import DeliveryReport, deliver_due
+from monitor.alerting.evaluator import AlertEvent, evaluate_rules
+from monitor.alerting.notifiers.webhook import SIGNATURE_HEADER, verify_signature
+from monitor.alerting.rules import Condition, RuleSpec
+from monitor.config import ENV_PREFIX, Settings, load_settings
+from monitor.db import migrate
+from monitor.db.engine import make_engine
+from monitor.db.models import DeadLetter
+from monitor.demo.receiver import RecordingReceiver
+from monitor.demo.traffic import ETA, FRAUD, SyntheticModel, predict
+from monitor.detection.baseline import build_profile, save_baseline
+from monitor.detection.runner import RunSummary, run_due
+from monitor.detection.spec import MonitorSpec
+from monitor.detection.windows import floor_to
+from monitor.ingest.consumer import IngestLoop, IngestStats
+from monitor.ingest.topics import ensure_topics
+from monitor.resources import (
+    FeatureSchema,
+    ModelDoc,
+    MonitorDoc,
+    ReceiverDoc,
+    register_model,
+    upsert_monitor,
+    upsert_receiver,
+    upsert_rule,
+)
+from monitor.sdk import PredictionLogger
+from monitor.services.broker import resolve_broker
+from monitor.services.postgres import resolve_postgres, start_embedded
+
+VERSION = "1"
+WINDOW = timedelta(hours=1)
+SECRET = "demo-signing-secret"  # noqa: S105 - a demo value, printed nowhere
+
+
+class Reporter(Protocol):
+    def step(self, text: str) -> None: ...
+
+    def progress(self, task: str, done: int, total: int) -> None: ...
+
+
+@dataclass
+class DemoOutcome:
+    services: list[str] = field(default_factory=list)
+    produced: int = 0
+    bad_messages: int = 0
+    ingest: IngestStats = field(default_factory=IngestStats)
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+    runs: list[RunSummary] = field(default_factory=list)
+    alerts: list[AlertEvent] = field(default_factory=list)
+    deliveries: list[DeliveryReport] = field(default_factory=list)
+    signatures_ok: int = 0
+    drift_start: datetime | None = None
+    models: list[SyntheticModel] = field(default_factory=list)
+
+
+def _configure(session: Session, model: SyntheticModel, receiver_url: str, seed: int) -> None:
+    register_model(
+        session,
+        ModelDoc(
+            model_id=model.model_id,
+            task_type=model.task_type,  # type: ignore[arg-type]
+            version=VERSION,
+            features=[FeatureSchema(name=n, kind=k) for n, k in model.kinds.items()],  # type: ignore[arg-type]
+        ),
+    )
+    training = model.generate(np.random.default_rng(seed), 20_000, False)
+    profile, n_rows = build_profile(training, model.kinds, seed=seed)
+    save_baseline(session, model_id=model.model_id, model_version=VERSION, profile=profile,
+                  n_rows=n_rows)
+    upsert_monitor(session, MonitorDoc(name=f"{model.model_id}-drift",
+                                       spec=MonitorSpec(model_id=model.model_id, window="1h")))
+    upsert_receiver(session, ReceiverDoc(name="demo-webhook", url=receiver_url, secret=SECRET))
+
+
+def _rule() -> RuleSpec:
+    return RuleSpec(
+        name="FeatureDrift",
+        scope="feature",
+        condition=Condition(value="drifted", op=">=", threshold=1),
+        # Pending for one window first: one drifted window alone does not page anyone.
+        for_windows=1,
+        labels={"severity": "warning"},
+        annotations={
+            "summary": "Feature {feature} of {model} v{version} drifted",
+            "runbook_url": "https://example.org/runbooks/feature-drift",
+        },
+        receiver="demo-webhook",
+    )
+
+
+def _produce(
+    settings: Settings, models: list[SyntheticModel], start: datetime, hours: int,
+    per_hour: int, drift_from: int, seed: int, reporter: Reporter,
+) -> tuple[int, int]:
+    rng = np.random.default_rng(seed)
+    logger = PredictionLogger(
+        bootstrap_servers=settings.bootstrap_servers,
+        predictions_topic=settings.predictions_topic,
+        labels_topic=settings.labels_topic,
+    )
+    total = len(models) * hours * per_hour
+    sent = 0
+    try:
+        for hour in range(hours):
+            for model in models:
+                drift = bool(model.drifted_features) and hour >= drift_from
+                cols = model.generate(rng, per_hour, drift)
+                offsets = np.sort(rng.uniform(0, 3600, size=per_hour))
+                for i in range(per_hour):
+                    row = {name: values[i] for name, values in cols.items()}
+                    out = predict(model, row, rng)
+                    prediction, scores = out if isinstance(out, tuple) else (out, None)
+                    ts = start + timedelta(hours=hour, seconds=float(offsets[i]))
+                    event_id = logger.log_prediction(
+                        model_id=model.model_id, model_version=VERSION, features=row,
+                        prediction=prediction, scores=scores, timestamp=ts,
+                        event_id=f"{model.model_id}-{hour}-{i}-{uuid.uuid4().hex[:8]}",
+                    )
+                    if i % 4 == 0:  # a quarter of the predictions get ground truth later
+                        logger.log_label(event_id=event_id, model_id=model.model_id,
+                                         label=prediction, timestamp=ts + timedelta(hours=1))
+                sent += per_hour
+                reporter.progress("producing events", sent, total)
+        bad = [
+            b"this is not json",
+            b'{"model_id": "fraud-detector", "timestamp": "2026-01-01T00:00:00Z"}',
+            b'{"event_id": "x1", "model_id": "no-such-model", "timestamp": "2026-01-01T00:00:00Z"}',
+            b'{"event_id": "x2", "model_id": "fraud-detector", "model_version": "1", '
+            b'"timestamp": "2026-01-01T00:00:00Z", "features": {"amount": "twelve"}}',
+        ]
+        for raw in bad:
+            logger.send_raw(settings.predictions_topic, raw)
+        logger.flush()
+    finally:
+        logger.close()
+    return sent, len(bad)
+
+
+def run_demo(
+    reporter: Reporter, *, hours: int = 12, per_hour: int = 400, drift_from: int = 8, seed: int = 7
+) -> DemoOutcome:
+    outcome = DemoOutcome(models=[FRAUD, ETA])
+    now = datetime.now(UTC)
+    start = floor_to(now, WINDOW) - hours * WINDOW
+    outcome.drift_start = start + drift_from * WINDOW
+    run_id = uuid.uuid4().hex[:8]
+    with ExitStack() as stack:
+        reporter.step("starting services")
+        configured_db = os.environ.get(f"{ENV_PREFIX}DATABASE_URL")
+        pg = resolve_postgres(configured_db) if configured_db else start_embedded()
+        stack.callback(pg.stop)
+        broker = resolve_broker(os.environ.get(f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"))
+        stack.callback(broker.stop)
+        outcome.services = [f"PostgreSQL: {pg.detail}", f"Kafka-protocol broker: {broker.detail}"]
+        settings = load_settings(
+            database_url=pg.address,
+            kafka_bootstrap_servers=broker.address,
+            predictions_topic=f"driftwarden.demo-{run_id}.predictions",
+            labels_topic=f"driftwarden.demo-{run_id}.labels",
+            consumer_group=f"driftwarden-demo-{run_id}",
+            batch_size=2000,
+            batch_max_wait_ms=300,
+            session_timeout_ms=6000,
+        )
+        reporter.step("migrating the database")
+        migrate.upgrade(settings.sqlalchemy_url)
+        engine = make_engine(settings)
+        stack.callback(engine.dispose)
+        receiver = stack.enter_context(RecordingReceiver())
+
+        reporter.step("registering 2 models, their training baselines, monitors and a rule")
+        with Session(engine) as session, session.begin():
+            for model in outcome.models:
+                _configure(session, model, receiver.url, seed)
+            upsert_rule(session, _rule())
+        ensure_topics(settings.bootstrap_servers,
+                      [settings.predictions_topic, settings.labels_topic])
+
+        outcome.produced, outcome.bad_messages = _produce(
+            settings, outcome.models, start, hours, per_hour, drift_from, seed, reporter
+        )
+        expected = outcome.produced * 5 // 4 + outcome.bad_messages  # + labels
+        reporter.step("ingesting (consumer group -> PostgreSQL)")
+        loop = IngestLoop(
+            settings, engine,
+            on_batch=lambda _c, s: reporter.progress("ingesting", s.consumed, expected),
+        )
+        outcome.ingest = loop.run(threading.Event(), idle_exit_s=3)
+        with Session(engine) as session:
+            outcome.dead_letter_reasons = dict(
+                session.execute(
+                    select(DeadLetter.error_class, func.count()).group_by(DeadLetter.error_class)
+                ).all()  # type: ignore[arg-type]
+            )
+
+        reporter.step("detecting drift window by window")
+        outcome.runs = run_due(
+            engine,
+            now=now,
+            on_run=lambda r: reporter.progress("windows checked", len(outcome.runs) + 1, 0),
+        )
+        reporter.step("evaluating alert rules and delivering notifications")
+        outcome.alerts = evaluate_rules(engine)
+        with httpx.Client(timeout=10) as client:
+            outcome.deliveries = deliver_due(engine, client)
+        outcome.signatures_ok = sum(
+            verify_signature(SECRET, r.headers.get(SIGNATURE_HEADER, ""), r.body)
+            for r in receiver.requests
+        )
+    return outcome
+
+
+def _hhmm(ts: datetime) -> str:
+    return ts.strftime("%H:%M")
+
+
+def timeline(outcome: DemoOutcome) -> list[str]:
+    """The demo's report, as lines of text."""
+    s = outcome.ingest
+    lines = [*outcome.services, ""]
+    reasons = ", ".join(f"{k}={v}" for k, v in sorted(outcome.dead_letter_reasons.items()))
+    lines.append(
+        f"Ingested {s.consumed} messages in {s.batches} batches: {s.stored} predictions, "
+        f"{s.labels} labels stored; {s.dead_letters} dead letters ({reasons})."
+    )
+    ok_runs = [r for r in outcome.runs if r.status == "ok"]
+    lines.append(f"Checked {len(ok_runs)} hourly windows against the training baselines "
+                 f"({len(outcome.runs) - len(ok_runs)} skipped).")
+    if outcome.drift_start is not None:
+        lines.append(f"Drift was injected into fraud-detector's amount and merchant_category "
+                     f"from {_hhmm(outcome.drift_start)} UTC.")
+    lines.append("")
+    for model in outcome.models:
+        runs = [r for r in ok_runs if r.model_id == model.model_id]
+        first: dict[str, datetime] = {}
+        count: dict[str, int] = {}
+        for r in runs:
+            for f in r.drifted_features:
+                first.setdefault(f, r.window_start)
+                count[f] = count.get(f, 0) + 1
+        if not first:
+            lines.append(f"{model.model_id}: no drift in {len(runs)} windows.")
+            continue
+        lines.append(f"{model.model_id}: drift in {len(first)} of {len(model.kinds)} features:")
+        for f, ts in sorted(first.items(), key=lambda kv: kv[1]):
+            lines.append(f"  {f}: from the {_hhmm(ts)} window, in {count[f]} of {len(runs)} windows")
+    lines.append("")
+    for alert in outcome.alerts:
+        feature = alert.labels.get("feature", "")
+        lines.append(f"Alert {alert.rule} {alert.status} for {alert.labels['model']}/{feature} "
+                     f"at the window ending {_hhmm(alert.at)}.")
+    for d in outcome.deliveries:
+        lines.append(f"Notification {d.notification_id} -> {d.receiver} ({d.url}): {d.status}"
+                     f" (HTTP {d.delivery.status})")
+    lines.append(f"{outcome.signatures_ok} of {len(outcome.deliveries)} webhook signatures "
+                 "verified by the receiver.")
+    return lines

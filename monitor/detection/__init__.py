@@ -1,0 +1,1 @@
+"""Detection: monitor specs, baselines, windows and the worker that runs detectors."""

@@ -1,0 +1,1 @@
+"""Ingestion: Kafka (and later HTTP) messages -> validated events -> PostgreSQL."""
