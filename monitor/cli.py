@@ -130,21 +130,29 @@ def baseline_create(
     with Session(engine) as session, session.begin():
         mv = session.get(ModelVersion, (model, version))
         if mv is None:
-            console.print(f"[red]error:[/red] --model={model!r} --version={version!r}: not registered")
+            console.print(
+                f"[red]error:[/red] --model={model!r} --version={version!r}: not registered"
+            )
             raise typer.Exit(2)
         kinds = {f["name"]: f["kind"] for f in mv.feature_schema}
         columns: dict[str, list[Any]] = {n: [] for n in kinds}
         with file.open(newline="") as fh:
             for row in csv.DictReader(fh):
-                for n in kinds:
+                for n, kind in kinds.items():
                     raw = row.get(n)
                     value: Any = None if raw in (None, "") else raw
-                    if value is not None and kinds[n] == "numerical":
+                    if value is not None and kind == "numerical":
                         value = float(value)
                     columns[n].append(value)
         profile, n_rows = build_profile(columns, kinds)
-        save_baseline(session, model_id=model, model_version=version, profile=profile,
-                      n_rows=n_rows, name=name)
+        save_baseline(
+            session,
+            model_id=model,
+            model_version=version,
+            profile=profile,
+            n_rows=n_rows,
+            name=name,
+        )
     engine.dispose()
     console.print(f"baseline {name!r} of {model} v{version}: {n_rows} rows")
 
@@ -155,8 +163,9 @@ def topics_create(partitions: int = 3) -> None:
     from monitor.ingest.topics import ensure_topics  # noqa: PLC0415
 
     s = _settings()
-    created = ensure_topics(s.bootstrap_servers, [s.predictions_topic, s.labels_topic],
-                            partitions=partitions)
+    created = ensure_topics(
+        s.bootstrap_servers, [s.predictions_topic, s.labels_topic], partitions=partitions
+    )
     console.print(f"created: {created or 'nothing (all exist)'}")
 
 
@@ -298,4 +307,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

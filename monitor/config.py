@@ -70,7 +70,5 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
-            problems.append(
-                f"{ENV_PREFIX}{field.upper()}={err.get('input')!r}: {err['msg']}"
-            )
+            problems.append(f"{ENV_PREFIX}{field.upper()}={err.get('input')!r}: {err['msg']}")
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -112,7 +112,9 @@ def upsert_rule(session: Session, spec: RuleSpec) -> None:
         name=spec.name, spec=spec.model_dump(mode="json", by_alias=True)
     )
     session.execute(
-        stmt.on_conflict_do_update(index_elements=[AlertRule.name], set_={"spec": stmt.excluded.spec})
+        stmt.on_conflict_do_update(
+            index_elements=[AlertRule.name], set_={"spec": stmt.excluded.spec}
+        )
     )
 
 

@@ -1,9 +1,9 @@
 """The producer side: one call per prediction from the model server.
 
-    logger = PredictionLogger(bootstrap_servers="kafka:9092")
-    logger.log_prediction(model_id="fraud", model_version="3",
-                          features={"amount": 12.5}, prediction=1)
-    logger.log_label(event_id=..., model_id="fraud", label=0)
+logger = PredictionLogger(bootstrap_servers="kafka:9092")
+logger.log_prediction(model_id="fraud", model_version="3",
+                      features={"amount": 12.5}, prediction=1)
+logger.log_label(event_id=..., model_id="fraud", label=0)
 """
 
 from __future__ import annotations

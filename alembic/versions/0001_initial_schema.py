@@ -8,8 +8,9 @@ Create Date: 2026-11-26 15:22:05.437828
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision = "0001"
 down_revision = None

@@ -36,7 +36,8 @@ class DeliveryReport:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return min(BASE_BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
+    delay: timedelta = BASE_BACKOFF * 2 ** (attempts - 1)
+    return min(delay, MAX_BACKOFF)
 
 
 def deliver_due(
@@ -71,7 +72,12 @@ def deliver_due(
             else:
                 note.status, note.last_error = "failed", delivery.error
             url = str(receiver.config.get("url", "")) if receiver else ""
-            log.info("notification %d to %s: %s (%s)", note.id, note.receiver, note.status,
-                     delivery.error or delivery.status)
+            log.info(
+                "notification %d to %s: %s (%s)",
+                note.id,
+                note.receiver,
+                note.status,
+                delivery.error or delivery.status,
+            )
             reports.append(DeliveryReport(note.id, note.receiver, url, note.status, delivery))
     return reports

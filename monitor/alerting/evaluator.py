@@ -99,7 +99,11 @@ def _evaluate_rule(session: Session, rule: AlertRule, now: datetime) -> list[Ale
                 row = AlertState(fingerprint=fp, rule_id=rule.id, labels=labels)
                 session.add(row)
             row.state, row.breaches, row.clears = new.state, new.breaches, new.clears
-            row.active_at, row.fired_at, row.resolved_at = new.active_at, new.fired_at, new.resolved_at
+            row.active_at, row.fired_at, row.resolved_at = (
+                new.active_at,
+                new.fired_at,
+                new.resolved_at,
+            )
             row.annotations, row.value, row.updated_at = annotations, value, now
             if transition is None:
                 continue
@@ -122,8 +126,9 @@ def _evaluate_rule(session: Session, rule: AlertRule, now: datetime) -> list[Ale
             events.append(
                 AlertEvent(spec.name, transition, labels, value, run.window_end, spec.receiver, fp)
             )
-            log.info("alert %s %s model=%s fingerprint=%s", spec.name, transition,
-                     labels["model"], fp)
+            log.info(
+                "alert %s %s model=%s fingerprint=%s", spec.name, transition, labels["model"], fp
+            )
         rule.evaluated_through = run.id
     return events
 
@@ -132,11 +137,14 @@ def evaluate_rules(engine: Engine, *, now: datetime | None = None) -> list[Alert
     """Evaluate every enabled rule on the runs it has not seen yet."""
     now = now or datetime.now(UTC)
     with sessionmaker(engine, expire_on_commit=False).begin() as session:
-        if not session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"),
-                              {"k": EVALUATOR_LOCK}):
+        if not session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": EVALUATOR_LOCK}
+        ):
             log.info("another evaluator is active; skipping")
             return []
         events: list[AlertEvent] = []
-        for rule in session.scalars(select(AlertRule).where(AlertRule.enabled).order_by(AlertRule.id)):
+        for rule in session.scalars(
+            select(AlertRule).where(AlertRule.enabled).order_by(AlertRule.id)
+        ):
             events.extend(_evaluate_rule(session, rule, now))
         return events

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
+
+from alembic import command
 
 # The migrations live at the repository root (alembic/), next to this package; the
 # service is installed from a checkout (editable or in the image), see docs/architecture.md.

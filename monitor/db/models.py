@@ -7,7 +7,7 @@ classes describe it for queries and must stay in step (a test compares them).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -34,7 +34,7 @@ FEATURE_KINDS = ("numerical", "categorical")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONB, list[Any]: JSONB}
 
 
 def _created() -> Mapped[datetime]:
@@ -174,7 +174,11 @@ class DetectorRun(Base):
     __table_args__ = (
         CheckConstraint("status IN ('ok','insufficient_data','error')", name="ck_runs_status"),
         UniqueConstraint(
-            "monitor_id", "model_version", "signal", "window_start", "window_end",
+            "monitor_id",
+            "model_version",
+            "signal",
+            "window_start",
+            "window_end",
             name="uq_runs_window",
         ),
         Index("ix_runs_model_window", "model_id", "window_end"),
@@ -273,9 +277,7 @@ class Notification(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending','delivered','failed')", name="ck_outbox_status"
-        ),
+        CheckConstraint("status IN ('pending','delivered','failed')", name="ck_outbox_status"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
     )
 

@@ -13,8 +13,10 @@ def month_start(ts: datetime) -> datetime:
 
 
 def next_month(start: datetime) -> datetime:
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-        month=start.month + 1
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
     )
 
 
@@ -47,3 +49,9 @@ class PartitionManager:
                     )
                 )
         self._known |= missing
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic ``include_name`` hook: partitions (and their indexes) are made at run time
+    by :class:`PartitionManager`, not by migrations, so autogenerate must ignore them."""
+    return not (name or "").startswith("predictions_y")

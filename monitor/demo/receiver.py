@@ -40,7 +40,7 @@ class RecordingReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep the demo's and tests' output clean
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

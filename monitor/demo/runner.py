@@ -80,17 +80,22 @@ def _configure(session: Session, model: SyntheticModel, receiver_url: str, seed:
         session,
         ModelDoc(
             model_id=model.model_id,
-            task_type=model.task_type,  # type: ignore[arg-type]
+            task_type=model.task_type,
             version=VERSION,
-            features=[FeatureSchema(name=n, kind=k) for n, k in model.kinds.items()],  # type: ignore[arg-type]
+            features=[FeatureSchema(name=n, kind=k) for n, k in model.kinds.items()],
         ),
     )
     training = model.generate(np.random.default_rng(seed), 20_000, False)
     profile, n_rows = build_profile(training, model.kinds, seed=seed)
-    save_baseline(session, model_id=model.model_id, model_version=VERSION, profile=profile,
-                  n_rows=n_rows)
-    upsert_monitor(session, MonitorDoc(name=f"{model.model_id}-drift",
-                                       spec=MonitorSpec(model_id=model.model_id, window="1h")))
+    save_baseline(
+        session, model_id=model.model_id, model_version=VERSION, profile=profile, n_rows=n_rows
+    )
+    upsert_monitor(
+        session,
+        MonitorDoc(
+            name=f"{model.model_id}-drift", spec=MonitorSpec(model_id=model.model_id, window="1h")
+        ),
+    )
     upsert_receiver(session, ReceiverDoc(name="demo-webhook", url=receiver_url, secret=SECRET))
 
 
@@ -111,8 +116,15 @@ def _rule() -> RuleSpec:
 
 
 def _produce(
-    settings: Settings, models: list[SyntheticModel], start: datetime, hours: int,
-    per_hour: int, drift_from: int, seed: int, reporter: Reporter,
+    settings: Settings,
+    *,
+    models: list[SyntheticModel],
+    start: datetime,
+    hours: int,
+    per_hour: int,
+    drift_from: int,
+    seed: int,
+    reporter: Reporter,
 ) -> tuple[int, int]:
     rng = np.random.default_rng(seed)
     logger = PredictionLogger(
@@ -134,13 +146,21 @@ def _produce(
                     prediction, scores = out if isinstance(out, tuple) else (out, None)
                     ts = start + timedelta(hours=hour, seconds=float(offsets[i]))
                     event_id = logger.log_prediction(
-                        model_id=model.model_id, model_version=VERSION, features=row,
-                        prediction=prediction, scores=scores, timestamp=ts,
+                        model_id=model.model_id,
+                        model_version=VERSION,
+                        features=row,
+                        prediction=prediction,
+                        scores=scores,
+                        timestamp=ts,
                         event_id=f"{model.model_id}-{hour}-{i}-{uuid.uuid4().hex[:8]}",
                     )
                     if i % 4 == 0:  # a quarter of the predictions get ground truth later
-                        logger.log_label(event_id=event_id, model_id=model.model_id,
-                                         label=prediction, timestamp=ts + timedelta(hours=1))
+                        logger.log_label(
+                            event_id=event_id,
+                            model_id=model.model_id,
+                            label=prediction,
+                            timestamp=ts + timedelta(hours=1),
+                        )
                 sent += per_hour
                 reporter.progress("producing events", sent, total)
         bad = [
@@ -195,16 +215,25 @@ def run_demo(
             for model in outcome.models:
                 _configure(session, model, receiver.url, seed)
             upsert_rule(session, _rule())
-        ensure_topics(settings.bootstrap_servers,
-                      [settings.predictions_topic, settings.labels_topic])
+        ensure_topics(
+            settings.bootstrap_servers, [settings.predictions_topic, settings.labels_topic]
+        )
 
         outcome.produced, outcome.bad_messages = _produce(
-            settings, outcome.models, start, hours, per_hour, drift_from, seed, reporter
+            settings,
+            models=outcome.models,
+            start=start,
+            hours=hours,
+            per_hour=per_hour,
+            drift_from=drift_from,
+            seed=seed,
+            reporter=reporter,
         )
         expected = outcome.produced * 5 // 4 + outcome.bad_messages  # + labels
         reporter.step("ingesting (consumer group -> PostgreSQL)")
         loop = IngestLoop(
-            settings, engine,
+            settings,
+            engine,
             on_batch=lambda _c, s: reporter.progress("ingesting", s.consumed, expected),
         )
         outcome.ingest = loop.run(threading.Event(), idle_exit_s=3)
@@ -212,7 +241,7 @@ def run_demo(
             outcome.dead_letter_reasons = dict(
                 session.execute(
                     select(DeadLetter.error_class, func.count()).group_by(DeadLetter.error_class)
-                ).all()  # type: ignore[arg-type]
+                ).all()
             )
 
         reporter.step("detecting drift window by window")
@@ -246,11 +275,15 @@ def timeline(outcome: DemoOutcome) -> list[str]:
         f"{s.labels} labels stored; {s.dead_letters} dead letters ({reasons})."
     )
     ok_runs = [r for r in outcome.runs if r.status == "ok"]
-    lines.append(f"Checked {len(ok_runs)} hourly windows against the training baselines "
-                 f"({len(outcome.runs) - len(ok_runs)} skipped).")
+    lines.append(
+        f"Checked {len(ok_runs)} hourly windows against the training baselines "
+        f"({len(outcome.runs) - len(ok_runs)} skipped)."
+    )
     if outcome.drift_start is not None:
-        lines.append(f"Drift was injected into fraud-detector's amount and merchant_category "
-                     f"from {_hhmm(outcome.drift_start)} UTC.")
+        lines.append(
+            f"Drift was injected into fraud-detector's amount and merchant_category "
+            f"from {_hhmm(outcome.drift_start)} UTC."
+        )
     lines.append("")
     for model in outcome.models:
         runs = [r for r in ok_runs if r.model_id == model.model_id]
@@ -265,15 +298,23 @@ def timeline(outcome: DemoOutcome) -> list[str]:
             continue
         lines.append(f"{model.model_id}: drift in {len(first)} of {len(model.kinds)} features:")
         for f, ts in sorted(first.items(), key=lambda kv: kv[1]):
-            lines.append(f"  {f}: from the {_hhmm(ts)} window, in {count[f]} of {len(runs)} windows")
+            lines.append(
+                f"  {f}: from the {_hhmm(ts)} window, in {count[f]} of {len(runs)} windows"
+            )
     lines.append("")
     for alert in outcome.alerts:
         feature = alert.labels.get("feature", "")
-        lines.append(f"Alert {alert.rule} {alert.status} for {alert.labels['model']}/{feature} "
-                     f"at the window ending {_hhmm(alert.at)}.")
+        lines.append(
+            f"Alert {alert.rule} {alert.status} for {alert.labels['model']}/{feature} "
+            f"at the window ending {_hhmm(alert.at)}."
+        )
     for d in outcome.deliveries:
-        lines.append(f"Notification {d.notification_id} -> {d.receiver} ({d.url}): {d.status}"
-                     f" (HTTP {d.delivery.status})")
-    lines.append(f"{outcome.signatures_ok} of {len(outcome.deliveries)} webhook signatures "
-                 "verified by the receiver.")
+        lines.append(
+            f"Notification {d.notification_id} -> {d.receiver} ({d.url}): {d.status}"
+            f" (HTTP {d.delivery.status})"
+        )
+    lines.append(
+        f"{outcome.signatures_ok} of {len(outcome.deliveries)} webhook signatures "
+        "verified by the receiver."
+    )
     return lines

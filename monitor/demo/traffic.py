@@ -22,7 +22,16 @@ class SyntheticModel:
 
 
 def _fraud(rng: np.random.Generator, n: int, drift: bool) -> Columns:
-    merchants = ["grocery", "fuel", "travel", "electronics", "fashion", "gaming", "pharmacy", "food"]
+    merchants = [
+        "grocery",
+        "fuel",
+        "travel",
+        "electronics",
+        "fashion",
+        "gaming",
+        "pharmacy",
+        "food",
+    ]
     p_merchant = np.array([0.25, 0.15, 0.1, 0.1, 0.15, 0.05, 0.1, 0.1])
     if drift:  # a campaign moves spend towards electronics and gaming
         p_merchant = np.array([0.12, 0.1, 0.08, 0.25, 0.1, 0.17, 0.08, 0.1])
@@ -49,7 +58,9 @@ def _eta(rng: np.random.Generator, n: int, drift: bool) -> Columns:
         "traffic_index": np.round(rng.beta(2, 5, size=n), 3).tolist(),
         "driver_rating": np.round(np.clip(rng.normal(4.6, 0.25, size=n), 1, 5), 2).tolist(),
         "items": rng.integers(1, 8, size=n).tolist(),
-        "weather": rng.choice(["clear", "rain", "snow", "fog"], p=[0.6, 0.3, 0.05, 0.05], size=n).tolist(),
+        "weather": rng.choice(
+            ["clear", "rain", "snow", "fog"], p=[0.6, 0.3, 0.05, 0.05], size=n
+        ).tolist(),
         "vehicle": rng.choice(["bike", "scooter", "car"], p=[0.3, 0.4, 0.3], size=n).tolist(),
     }
 

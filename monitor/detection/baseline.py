@@ -6,6 +6,7 @@ tests can run against it without storing the training set.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,7 +41,7 @@ def build_profile(
         sample = [values[int(i)] for i in keep]
         if kinds[name] == "numerical":
             # JSON has no NaN: missing numbers are stored as null.
-            sample = [None if v is None or v != v else float(v) for v in sample]
+            sample = [None if v is None or math.isnan(v) else float(v) for v in sample]
         features[name] = {"kind": kinds[name], "sample": sample}
     return {"features": features, "sample_size": len(keep)}, n_rows
 

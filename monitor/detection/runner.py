@@ -133,13 +133,26 @@ def _run_window(
         session.add(run)
         summaries.append(
             RunSummary(
-                monitor.name, spec.model_id, version, lo, hi, run.status, len(version_rows),
-                drifted, run.drift_share, run.error,
+                monitor.name,
+                spec.model_id,
+                version,
+                lo,
+                hi,
+                run.status,
+                len(version_rows),
+                drifted,
+                run.drift_share,
+                run.error,
             )
         )
         log.info(
             "model=%s monitor=%s version=%s window=%s status=%s drifted=%s",
-            spec.model_id, monitor.name, version, lo.isoformat(), run.status, list(drifted),
+            spec.model_id,
+            monitor.name,
+            version,
+            lo.isoformat(),
+            run.status,
+            list(drifted),
         )
     return summaries
 
@@ -168,7 +181,9 @@ def run_due(
         for _ in range(max_windows):
             with sessions.begin() as session:
                 monitor = session.scalar(
-                    select(Monitor).where(Monitor.id == monitor_id).with_for_update(skip_locked=True)
+                    select(Monitor)
+                    .where(Monitor.id == monitor_id)
+                    .with_for_update(skip_locked=True)
                 )
                 if monitor is None:
                     break  # another worker holds it
@@ -187,4 +202,3 @@ def run_due(
                 for s in window_summaries:
                     on_run(s)
     return summaries
-

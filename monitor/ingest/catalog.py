@@ -53,8 +53,9 @@ class ModelCatalog:
         }
         latest: dict[str, str] = {}
         rows = session.execute(
-            select(ModelVersion.model_id, ModelVersion.version, ModelVersion.feature_schema)
-            .order_by(ModelVersion.created_at)
+            select(
+                ModelVersion.model_id, ModelVersion.version, ModelVersion.feature_schema
+            ).order_by(ModelVersion.created_at)
         )
         for model_id, version, schema in rows:
             schemas.setdefault(model_id, {})[version] = tuple(
@@ -92,4 +93,6 @@ class ModelCatalog:
     def check_label_model(self, session: Session, model_id: str) -> None:
         if not self._ensure_known(session, model_id):
             known = ", ".join(sorted(self._schemas)) or "none registered"
-            raise EventError("unknown_model", f"model_id={model_id!r}: unknown model (known: {known})")
+            raise EventError(
+                "unknown_model", f"model_id={model_id!r}: unknown model (known: {known})"
+            )

@@ -69,11 +69,16 @@ class _Pending(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in revoked:
             dropped = self.records.pop(tp, [])
             if dropped:
-                log.info("partition %s revoked: %d unwritten records left to its new owner",
-                         tp, len(dropped))
+                log.info(
+                    "partition %s revoked: %d unwritten records left to its new owner",
+                    tp,
+                    len(dropped),
+                )
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info("assigned partitions: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+        log.info(
+            "assigned partitions: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)
+        )
 
 
 def make_kafka_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
@@ -126,7 +131,9 @@ class IngestLoop:
                         # Joining the group is not idleness: the idle clock starts once
                         # partitions are assigned.
                         last_record_at = time.monotonic()
-                    elif idle_exit_s is not None and time.monotonic() - last_record_at >= idle_exit_s:
+                    elif (
+                        idle_exit_s is not None and time.monotonic() - last_record_at >= idle_exit_s
+                    ):
                         break
                     continue
                 last_record_at = time.monotonic()
@@ -177,8 +184,11 @@ class IngestLoop:
                 counts = self._writer.write(session, batch)
         except SQLAlchemyError as exc:
             self.stats.db_failures += 1
-            log.error("database write failed, replaying %d records: %s", len(records),
-                      str(exc).splitlines()[0])
+            log.error(
+                "database write failed, replaying %d records: %s",
+                len(records),
+                str(exc).splitlines()[0],
+            )
             for tp, recs in polled.items():
                 self._consumer.seek(tp, recs[0].offset)
             self._pending.records = {}

@@ -49,7 +49,7 @@ def wait_for_broker(bootstrap: str, timeout_s: float = 20.0) -> None:
     from kafka.errors import KafkaError  # noqa: PLC0415
 
     deadline = time.monotonic() + timeout_s
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
     # First the TCP port, so kafka-python does not log connection errors while it boots.
     while not port_open(host, int(port)):
         if time.monotonic() > deadline:
@@ -76,10 +76,14 @@ def start_tansu(port: int | None = None) -> Service:
     url = f"tcp://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [
-            str(binary), "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            str(binary),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

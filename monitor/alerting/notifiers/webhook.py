@@ -43,9 +43,7 @@ def verify_signature(
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def send_webhook(
-    client: httpx.Client, config: dict[str, Any], payload: dict[str, Any]
-) -> Delivery:
+def send_webhook(client: httpx.Client, config: dict[str, Any], payload: dict[str, Any]) -> Delivery:
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "driftwarden"}
     secret = config.get("secret")

@@ -1,0 +1,108 @@
+"""Real services for the tests: PostgreSQL and a Kafka-protocol broker.
+
+`make test` runs pytest under `driftwarden services run`, which exports
+DRIFTWARDEN_DATABASE_URL and DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS. Run bare (`pytest`),
+this file finds or starts the same services itself. It never skips: a missing service
+is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, make_url, text
+
+from monitor.config import Settings, load_settings
+from monitor.db import migrate
+from monitor.db.engine import make_engine
+from monitor.services.broker import resolve_broker
+from monitor.services.postgres import resolve_postgres
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    service = resolve_postgres(os.environ.get("DRIFTWARDEN_DATABASE_URL"))
+    yield service.address
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> Iterator[str]:
+    service = resolve_broker(os.environ.get("DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS"))
+    yield service.address
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def create_database(server_url: str) -> Iterator[Callable[[], str]]:
+    """Make empty databases on the server; all are dropped at the end of the session."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"dw_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(
+            hide_password=False
+        )
+
+    yield create
+    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(create_database: Callable[[], str]) -> str:
+    url = create_database()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(load_settings(database_url=database_url))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Engine:
+    """The migrated test database, emptied before the test."""
+    with engine.begin() as conn:
+        tables = conn.scalars(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version' AND tablename NOT LIKE 'predictions_y%'"
+            )
+        ).all()
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture
+def settings(database_url: str, bootstrap: str) -> Settings:
+    """Settings with this test's own topics and consumer group."""
+    tag = uuid.uuid4().hex[:8]
+    return load_settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=bootstrap,
+        predictions_topic=f"test-{tag}.predictions",
+        labels_topic=f"test-{tag}.labels",
+        consumer_group=f"test-{tag}",
+        batch_size=200,
+        batch_max_wait_ms=200,
+        # Tansu completes a group's first join after about half the session timeout.
+        session_timeout_ms=6000,
+        retry_backoff_initial_s=0.2,
+        retry_backoff_max_s=1.0,
+    )

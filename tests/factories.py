@@ -1,0 +1,106 @@
+"""Test data: a small registered model with a baseline, and events for it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from monitor.detection.baseline import build_profile, save_baseline
+from monitor.detection.spec import MonitorSpec
+from monitor.resources import FeatureSchema, ModelDoc, MonitorDoc, register_model, upsert_monitor
+
+MODEL = "credit"
+KINDS = {"income": "numerical", "age": "numerical", "region": "categorical"}
+
+
+def columns(rng: np.random.Generator, n: int, *, shift: bool = False) -> dict[str, list[Any]]:
+    regions = ["north", "south", "east", "west"]
+    p = [0.1, 0.2, 0.3, 0.4] if shift else [0.25, 0.25, 0.25, 0.25]
+    return {
+        "income": np.round(rng.normal(5.0 if shift else 3.0, 1.0, n), 3).tolist(),
+        "age": rng.integers(18, 80, n).tolist(),
+        "region": rng.choice(regions, p=p, size=n).tolist(),
+    }
+
+
+def register(engine: Engine, *, seed: int = 1, window: str = "1h", min_rows: int = 50) -> None:
+    with Session(engine) as session, session.begin():
+        register_model(
+            session,
+            ModelDoc(
+                model_id=MODEL,
+                task_type="binary_classification",
+                version="1",
+                features=[FeatureSchema(name=n, kind=k) for n, k in KINDS.items()],  # type: ignore[arg-type]
+            ),
+        )
+        profile, n = build_profile(columns(np.random.default_rng(seed), 3000), KINDS)
+        save_baseline(session, model_id=MODEL, model_version="1", profile=profile, n_rows=n)
+        upsert_monitor(
+            session,
+            MonitorDoc(
+                name="credit-drift",
+                spec=MonitorSpec(model_id=MODEL, window=window, min_rows=min_rows),
+            ),
+        )
+
+
+def events(
+    start: datetime, n: int, *, rng: np.random.Generator, shift: bool = False, prefix: str = "e"
+) -> list[dict[str, Any]]:
+    cols = columns(rng, n, shift=shift)
+    step = timedelta(hours=1) / n
+    return [
+        {
+            "event_id": f"{prefix}-{i}",
+            "model_id": MODEL,
+            "model_version": "1",
+            "timestamp": (start + i * step).isoformat(),
+            "features": {k: v[i] for k, v in cols.items()},
+            "prediction": 1,
+        }
+        for i in range(n)
+    ]
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode()
+
+
+def settings_env(settings: Any) -> dict[str, str]:
+    """The DRIFTWARDEN_* variables that reproduce ``settings`` in a subprocess."""
+    return {
+        f"DRIFTWARDEN_{name.upper()}": str(value)
+        for name, value in settings.model_dump().items()
+    }
+
+
+def produce(bootstrap: str, topic: str, messages: list[bytes], *, partition: int | None = 0) -> None:
+    from kafka import KafkaProducer  # noqa: PLC0415
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    try:
+        for raw in messages:
+            producer.send(topic, value=raw, partition=partition)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def committed_offset(settings: Any, topic: str, partition: int = 0) -> int | None:
+    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+    )
+    try:
+        return consumer.committed(TopicPartition(topic, partition))  # type: ignore[no-any-return]
+    finally:
+        consumer.close(autocommit=False)
