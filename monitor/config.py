@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",")]
 
 
+def libpq_url(url: str) -> str:
+    """The URL without SQLAlchemy's driver suffix, as libpq/psycopg expect it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment (and explicit overrides); fail fast and clearly."""
     try:

@@ -16,15 +16,11 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, make_url, text
 
-from monitor.config import Settings, load_settings
+from monitor.config import Settings, libpq_url, load_settings
 from monitor.db import migrate
 from monitor.db.engine import make_engine
 from monitor.services.broker import resolve_broker
 from monitor.services.postgres import resolve_postgres
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -48,15 +44,17 @@ def create_database(server_url: str) -> Iterator[Callable[[], str]]:
 
     def create() -> str:
         name = f"dw_test_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+        with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         created.append(name)
-        return make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False
+        return (
+            make_url(server_url)
+            .set(drivername="postgresql+psycopg", database=name)
+            .render_as_string(hide_password=False)
         )
 
     yield create
-    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
         for name in created:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -75,12 +75,13 @@ def encode(event: dict[str, Any]) -> bytes:
 def settings_env(settings: Any) -> dict[str, str]:
     """The DRIFTWARDEN_* variables that reproduce ``settings`` in a subprocess."""
     return {
-        f"DRIFTWARDEN_{name.upper()}": str(value)
-        for name, value in settings.model_dump().items()
+        f"DRIFTWARDEN_{name.upper()}": str(value) for name, value in settings.model_dump().items()
     }
 
 
-def produce(bootstrap: str, topic: str, messages: list[bytes], *, partition: int | None = 0) -> None:
+def produce(
+    bootstrap: str, topic: str, messages: list[bytes], *, partition: int | None = 0
+) -> None:
     from kafka import KafkaProducer  # noqa: PLC0415
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)

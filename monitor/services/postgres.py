@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 
+from monitor.config import libpq_url
 from monitor.services import Service, port_open
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ MACHINE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 def _accepts_connections(url: str) -> bool:
     try:
-        with psycopg.connect(url, connect_timeout=3) as conn:
+        with psycopg.connect(libpq_url(url), connect_timeout=3) as conn:
             conn.execute("SELECT 1")
         return True
     except psycopg.Error:

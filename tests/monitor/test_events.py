@@ -29,11 +29,17 @@ def test_valid_prediction_is_decoded_with_utc_timestamp() -> None:
         (b"\xff\xfe garbage", "not_json", "not JSON"),
         (b"[1, 2]", "not_object", "not an object"),
         (json.dumps({**GOOD, "event_id": None}).encode(), "invalid_event", "event_id=null"),
-        (json.dumps({k: v for k, v in GOOD.items() if k != "timestamp"}).encode(),
-         "invalid_event", "timestamp: required field is missing"),
+        (
+            json.dumps({k: v for k, v in GOOD.items() if k != "timestamp"}).encode(),
+            "invalid_event",
+            "timestamp: required field is missing",
+        ),
         (json.dumps({**GOOD, "features": {"x": [1, 2]}}).encode(), "invalid_event", "features.x"),
-        (json.dumps({**GOOD, "timestamp": "yesterday"}).encode(), "invalid_event",
-         'timestamp="yesterday"'),
+        (
+            json.dumps({**GOOD, "timestamp": "yesterday"}).encode(),
+            "invalid_event",
+            'timestamp="yesterday"',
+        ),
     ],
 )
 def test_bad_messages_name_field_and_value(raw: bytes, reason: str, needle: str) -> None:

@@ -45,7 +45,9 @@ def test_bad_messages_are_dead_lettered_and_their_batch_is_stored(
     bad = {
         3: b"{not json",
         7: json.dumps({"model_id": MODEL, "timestamp": START.isoformat()}).encode(),
-        11: json.dumps({"event_id": "u1", "model_id": "ghost", "timestamp": START.isoformat()}).encode(),
+        11: json.dumps(
+            {"event_id": "u1", "model_id": "ghost", "timestamp": START.isoformat()}
+        ).encode(),
         15: encode(wrong_type),
     }
     messages = list(good)
@@ -92,12 +94,21 @@ def test_replaying_a_topic_stores_nothing_twice(db: Engine, settings: Settings) 
 
 def test_labels_join_predictions_whichever_arrives_first(db: Engine, settings: Settings) -> None:
     register(db)
-    ensure_topics(settings.bootstrap_servers, [settings.predictions_topic, settings.labels_topic],
-                  partitions=1)
+    ensure_topics(
+        settings.bootstrap_servers,
+        [settings.predictions_topic, settings.labels_topic],
+        partitions=1,
+    )
     evs = events(START, 10, rng=np.random.default_rng(6))
     labels = [
-        json.dumps({"event_id": e["event_id"], "model_id": MODEL, "label": i % 2,
-                    "timestamp": START.isoformat()}).encode()
+        json.dumps(
+            {
+                "event_id": e["event_id"],
+                "model_id": MODEL,
+                "label": i % 2,
+                "timestamp": START.isoformat(),
+            }
+        ).encode()
         for i, e in enumerate(evs)
     ]
     produce(settings.kafka_bootstrap_servers, settings.labels_topic, labels[:5])

@@ -1,0 +1,73 @@
+"""The detect worker against the real database (events written without Kafka)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from factories import MODEL, events, register
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from monitor.db.models import DetectorRun, FeatureResult
+from monitor.detection.runner import run_due
+from monitor.events import PredictionEvent
+from monitor.ingest.sink import Batch, BatchWriter
+
+START = datetime(2026, 11, 20, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def store(engine: Engine, evs: list[dict[str, object]]) -> None:
+    batch = Batch(predictions=[PredictionEvent.model_validate(e) for e in evs])
+    with Session(engine) as session:
+        BatchWriter(engine).write(session, batch)
+
+
+def test_each_closed_window_is_checked_once_and_drift_is_found_where_injected(db: Engine) -> None:
+    register(db)
+    rng = np.random.default_rng(11)
+    store(db, events(START, 300, rng=rng, prefix="w0"))
+    store(db, events(START + HOUR, 300, rng=rng, prefix="w1", shift=True))
+    store(db, events(START + 2 * HOUR, 20, rng=rng, prefix="w2"))  # too few rows
+    store(db, events(START + 3 * HOUR, 300, rng=rng, prefix="w3"))  # window still open
+
+    runs = run_due(db, now=START + 3 * HOUR + timedelta(minutes=30))
+
+    assert [(r.window_start, r.status) for r in runs] == [
+        (START, "ok"),
+        (START + HOUR, "ok"),
+        (START + 2 * HOUR, "insufficient_data"),
+    ]
+    assert runs[0].drifted_features == ()
+    assert set(runs[1].drifted_features) == {"income", "region"}
+    with Session(db) as session:
+        results = session.scalars(
+            select(FeatureResult).join(DetectorRun).where(DetectorRun.window_start == START + HOUR)
+        ).all()
+        by_feature = {r.feature: r for r in results}
+    assert by_feature["income"].method == "ks"
+    assert by_feature["region"].method == "chisquare"
+    assert by_feature["age"].drifted is False
+    # Bonferroni over the three features of the run.
+    assert by_feature["income"].threshold == 0.05 / 3
+    assert by_feature["income"].n_current == 300
+
+    # Nothing new is due: a second pass runs nothing; the open window waits for its end.
+    assert run_due(db, now=START + 3 * HOUR + timedelta(minutes=30)) == []
+    later = run_due(db, now=START + 4 * HOUR)
+    assert [(r.window_start, r.status) for r in later] == [(START + 3 * HOUR, "ok")]
+
+
+def test_a_version_without_baseline_is_reported_not_skipped(db: Engine) -> None:
+    register(db)
+    evs = events(START, 100, rng=np.random.default_rng(12))
+    for e in evs:
+        e["model_version"] = "2"
+    store(db, evs)
+    runs = run_due(db, now=START + HOUR)
+    assert len(runs) == 1
+    assert runs[0].status == "error"
+    assert runs[0].error is not None
+    assert "model_version='2'" in runs[0].error
+    assert runs[0].model_id == MODEL

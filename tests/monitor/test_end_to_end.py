@@ -1,0 +1,187 @@
+"""Kafka -> `driftwarden ingest` -> PostgreSQL -> `driftwarden detect --once` ->
+`driftwarden alert --once` -> a signed webhook to a real local HTTP receiver.
+
+Also the delivery contract: while the database rejects writes, ingest commits no
+offset; stopped and restarted after the outage, it stores every event exactly once.
+Were offsets committed before the database commit, the outage phase would find a
+committed offset and the restarted consumer would skip the events (both asserted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from factories import MODEL, committed_offset, encode, events, produce, register, settings_env
+from sqlalchemy import Engine, text
+
+from monitor.alerting.notifiers.webhook import SIGNATURE_HEADER, verify_signature
+from monitor.config import Settings
+from monitor.demo.receiver import RecordingReceiver
+from monitor.detection.windows import floor_to
+from monitor.ingest.topics import ensure_topics
+
+HOUR = timedelta(hours=1)
+SECRET = "e2e-secret"
+# The console script installed next to the interpreter running the tests.
+CLI = str(Path(sys.executable).parent / "driftwarden")
+
+FAULT_SQL = """
+CREATE TABLE e2e_fault (active boolean NOT NULL);
+INSERT INTO e2e_fault VALUES (true);
+CREATE SEQUENCE e2e_fault_hits;
+CREATE FUNCTION e2e_fault_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (SELECT active FROM e2e_fault) THEN
+    PERFORM nextval('e2e_fault_hits');  -- sequences survive the rollback: counts attempts
+    RAISE EXCEPTION 'injected database outage';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER e2e_fault BEFORE INSERT ON predictions FOR EACH ROW EXECUTE FUNCTION e2e_fault_fn();
+"""
+UNFAULT_SQL = """
+DROP TRIGGER IF EXISTS e2e_fault ON predictions;
+DROP FUNCTION IF EXISTS e2e_fault_fn();
+DROP SEQUENCE IF EXISTS e2e_fault_hits;
+DROP TABLE IF EXISTS e2e_fault;
+"""
+
+
+@pytest.fixture
+def outage(db: Engine) -> Iterator[Engine]:
+    with db.begin() as conn:
+        conn.execute(text(FAULT_SQL))
+    yield db
+    with db.begin() as conn:
+        conn.execute(text(UNFAULT_SQL))
+
+
+def cli(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **settings_env(settings)}
+    done = subprocess.run(
+        [CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"driftwarden {' '.join(args)} failed:\n{done.stderr}"
+    return done
+
+
+def scalar(engine: Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(text(sql)) or 0)
+
+
+def wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_events_flow_from_kafka_to_a_signed_webhook(
+    outage: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    db = outage
+    register(db)
+    topic = settings.predictions_topic
+    ensure_topics(settings.bootstrap_servers, [topic, settings.labels_topic], partitions=2)
+    start = floor_to(datetime.now(UTC), HOUR) - 4 * HOUR
+    rng = np.random.default_rng(31)
+    windows = [
+        events(start + i * HOUR, 200, rng=rng, shift=(i == 1), prefix=f"w{i}") for i in range(3)
+    ]
+    messages = [encode(e) for w in windows for e in w]
+    messages[100:100] = [b"not json at all", b'{"event_id": "x", "model_id": "ghost"}']
+    half = len(messages) // 2
+    produce(settings.kafka_bootstrap_servers, topic, messages[:half], partition=0)
+    produce(settings.kafka_bootstrap_servers, topic, messages[half:], partition=1)
+
+    # Phase 1: the database rejects every prediction write.
+    env = {**os.environ, **settings_env(settings)}
+    proc = subprocess.Popen(
+        [CLI, "ingest"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(
+            lambda: (
+                scalar(
+                    db, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM e2e_fault_hits"
+                )
+                >= 3
+            ),
+            60,
+            "ingest to try (and replay) a batch",
+        )
+        assert committed_offset(settings, topic, 0) is None
+        assert committed_offset(settings, topic, 1) is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "database write failed, replaying" in stderr
+    assert scalar(db, "SELECT count(*) FROM predictions") == 0
+    assert committed_offset(settings, topic, 0) is None
+    assert committed_offset(settings, topic, 1) is None
+
+    # Phase 2: the database is back; a restarted consumer stores everything exactly once.
+    with db.begin() as conn:
+        conn.execute(text("UPDATE e2e_fault SET active = false"))
+    cli(settings, "ingest", "--idle-exit", "3")
+    assert scalar(db, "SELECT count(*) FROM predictions") == 600
+    assert scalar(db, "SELECT count(DISTINCT event_id) FROM predictions") == 600
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 2
+    assert committed_offset(settings, topic, 0) == half
+    assert committed_offset(settings, topic, 1) == len(messages) - half
+
+    # Detection of the three closed windows: drift in the middle one only.
+    cli(settings, "detect", "--once")
+    with db.connect() as conn:
+        drifted = conn.execute(
+            text(
+                "SELECT r.window_start, f.feature FROM detector_runs r "
+                "JOIN feature_results f ON f.run_id = r.id WHERE f.drifted ORDER BY 1, 2"
+            )
+        ).all()
+        n_runs = conn.scalar(text("SELECT count(*) FROM detector_runs WHERE status = 'ok'"))
+    assert n_runs == 3
+    assert [(ts, f) for ts, f in drifted] == [(start + HOUR, "income"), (start + HOUR, "region")]
+
+    # Alerting through the apply file, the evaluator and the outbox.
+    with RecordingReceiver() as receiver:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(
+            f"kind: Receiver\nname: retrain-hook\nurl: {receiver.url}\nsecret: {SECRET}\n---\n"
+            "kind: Rule\nname: FeatureDrift\nscope: feature\n"
+            "condition: {value: drifted, op: '>=', threshold: 1}\n"
+            "labels: {severity: warning}\n"
+            "annotations: {summary: 'Feature {feature} of {model} drifted'}\n"
+            "receiver: retrain-hook\n"
+        )
+        cli(settings, "apply", "-f", str(rules))
+        out = cli(settings, "alert", "--once").stdout
+        requests = list(receiver.requests)
+
+    assert "delivered" in out
+    payloads = [r.json() for r in requests]
+    got = sorted((p["status"], p["alerts"][0]["labels"]["feature"]) for p in payloads)
+    assert got == [
+        ("firing", "income"),
+        ("firing", "region"),
+        ("resolved", "income"),
+        ("resolved", "region"),
+    ]
+    for r, p in zip(requests, payloads, strict=True):
+        assert verify_signature(SECRET, r.headers[SIGNATURE_HEADER], r.body)
+        assert p["alerts"][0]["labels"]["model"] == MODEL
+    assert json.loads(requests[0].body)["receiver"] == "retrain-hook"
