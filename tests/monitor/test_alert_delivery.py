@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -120,6 +123,18 @@ def test_an_unreachable_receiver_is_retryable(db: Engine) -> None:
         (report,) = deliver_due(db, client)
     assert report.status == "pending"
     assert report.delivery.retryable
+
+
+def test_the_readme_verification_snippet_accepts_our_signature() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    snippet = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def verify" in b)
+    namespace: dict[str, object] = {}
+    exec(snippet, namespace)  # the documented code, as a user would paste it
+    verify = namespace["verify"]
+    body = b'{"status":"firing"}'
+    header = sign(SECRET, int(time.time()), body)
+    assert verify(SECRET, header, body) is True  # type: ignore[operator]
+    assert verify("other", header, body) is False  # type: ignore[operator]
 
 
 def test_signature_rejects_an_old_timestamp() -> None:
