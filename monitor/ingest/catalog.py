@@ -65,10 +65,15 @@ class ModelCatalog:
         self._schemas, self._latest = schemas, latest
         self._loaded_at = time.monotonic()
 
-    def _ensure_known(self, session: Session, model_id: str) -> bool:
-        if model_id in self._schemas:
-            return True
-        if time.monotonic() - self._loaded_at >= self._refresh_s:
+    def _known(self, model_id: str, version: str | None) -> bool:
+        versions = self._schemas.get(model_id)
+        return versions is not None and (version is None or version in versions)
+
+    def _ensure_known(self, session: Session, model_id: str, version: str | None = None) -> bool:
+        """Reload (rate-limited) when the model, or the given version, is not cached."""
+        if not self._known(model_id, version) and (
+            time.monotonic() - self._loaded_at >= self._refresh_s
+        ):
             self.load(session)
         return model_id in self._schemas
 
@@ -76,11 +81,8 @@ class ModelCatalog:
         """Raise :class:`EventError` if the event names an unknown model or carries a
         feature of the wrong type. An unregistered version is checked against the
         model's latest registered schema; features missing from the schema are kept."""
-        if not self._ensure_known(session, event.model_id):
-            known = ", ".join(sorted(self._schemas)) or "none registered"
-            raise EventError(
-                "unknown_model", f"model_id={event.model_id!r}: unknown model (known: {known})"
-            )
+        self._ensure_known(session, event.model_id, event.model_version)
+        self.check_model(session, event.model_id)
         versions = self._schemas[event.model_id]
         schema = versions.get(event.model_version) or versions.get(
             self._latest.get(event.model_id, ""), ()
@@ -90,7 +92,8 @@ class ModelCatalog:
             if error is not None:
                 raise error
 
-    def check_label_model(self, session: Session, model_id: str) -> None:
+    def check_model(self, session: Session, model_id: str) -> None:
+        """Raise :class:`EventError` if ``model_id`` is not registered."""
         if not self._ensure_known(session, model_id):
             known = ", ".join(sorted(self._schemas)) or "none registered"
             raise EventError(

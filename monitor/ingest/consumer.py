@@ -164,7 +164,7 @@ class IngestLoop:
             try:
                 if rec.topic == self._settings.labels_topic:
                     label = decode_label(raw)
-                    self._catalog.check_label_model(session, label.model_id)
+                    self._catalog.check_model(session, label.model_id)
                     batch.labels.append(label)
                 else:
                     event = decode_prediction(raw)
