@@ -258,9 +258,9 @@ def demo() -> None:
     from monitor.demo.runner import run_demo, timeline  # noqa: PLC0415
 
     if "DRIFTWARDEN_LOG_LEVEL" not in os.environ:
-        # The timeline is the demo's output; per-window logs would bury it.
-        logging.getLogger().setLevel(logging.WARNING)
-        logging.getLogger("kafka").setLevel(logging.ERROR)
+        # The timeline is the demo's output; per-window logs would bury it
+        # (dead letters are listed in the timeline, so their warnings are not needed here).
+        logging.getLogger().setLevel(logging.ERROR)
     # Unwind (stop the services we started) on SIGTERM as on Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Protocol
 
 import httpx
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.alerting.dispatch import DeliveryReport, deliver_due
@@ -66,7 +67,9 @@ class DemoOutcome:
     produced: int = 0
     bad_messages: int = 0
     ingest: IngestStats = field(default_factory=IngestStats)
-    dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+    # (topic[partition]@offset, error_class, error_message) of each dead letter
+    dead_letters: list[tuple[str, str, str]] = field(default_factory=list)
+    ingest_seconds: float = 0.0
     runs: list[RunSummary] = field(default_factory=list)
     alerts: list[AlertEvent] = field(default_factory=list)
     deliveries: list[DeliveryReport] = field(default_factory=list)
@@ -240,13 +243,14 @@ def run_demo(
             engine,
             on_batch=lambda _c, s: reporter.progress("ingesting", s.consumed, expected),
         )
+        began = time.monotonic()
         outcome.ingest = loop.run(threading.Event(), idle_exit_s=3)
+        outcome.ingest_seconds = time.monotonic() - began - 3  # less the idle wait
         with Session(engine) as session:
-            outcome.dead_letter_reasons = dict(
-                session.execute(
-                    select(DeadLetter.error_class, func.count()).group_by(DeadLetter.error_class)
-                ).all()
-            )
+            outcome.dead_letters = [
+                (f"{d.topic}[{d.partition}]@{d.offset}", d.error_class, d.error_message)
+                for d in session.scalars(select(DeadLetter).order_by(DeadLetter.id))
+            ]
 
         reporter.step("detecting drift window by window")
         outcome.runs = run_due(
@@ -273,11 +277,12 @@ def timeline(outcome: DemoOutcome) -> list[str]:
     """The demo's report, as lines of text."""
     s = outcome.ingest
     lines = [*outcome.services, ""]
-    reasons = ", ".join(f"{k}={v}" for k, v in sorted(outcome.dead_letter_reasons.items()))
     lines.append(
-        f"Ingested {s.consumed} messages in {s.batches} batches: {s.stored} predictions, "
-        f"{s.labels} labels stored; {s.dead_letters} dead letters ({reasons})."
+        f"Ingested {s.consumed} messages in {s.batches} batches "
+        f"({s.consumed / max(outcome.ingest_seconds, 1e-3):,.0f} msg/s): {s.stored} predictions "
+        f"and {s.labels} labels stored, {s.dead_letters} dead letters kept with their reason:"
     )
+    lines.extend(f"  {src}  {cls}: {msg}" for src, cls, msg in outcome.dead_letters)
     ok_runs = [r for r in outcome.runs if r.status == "ok"]
     lines.append(
         f"Checked {len(ok_runs)} hourly windows against the training baselines "

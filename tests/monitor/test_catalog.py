@@ -42,7 +42,7 @@ def test_models_and_versions_registered_while_running_are_picked_up(db: Engine) 
             catalog.check_prediction(session, event("1", 1.0))
         register_model(session, model("1", "numerical"))
         catalog.check_prediction(session, event("1", 1.0))
-        with pytest.raises(EventError, match="features.x='a': expected a number"):
+        with pytest.raises(EventError, match=r"features\.x='a': expected a number"):
             catalog.check_prediction(session, event("1", "a"))
         # Version 2 turns x into a category: its events are checked against its own schema.
         register_model(session, model("2", "categorical"))

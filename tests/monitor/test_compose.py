@@ -31,10 +31,8 @@ PINNED = re.compile(r"[a-z0-9./-]+:\d+\.\d+[\w.-]*")
 
 
 def leaf_context(args: list[str]) -> Any:
-    """Resolve `driftwarden ARGS` to its sub-command and parse its options as the CLI would.
-
-    Typer 0.29 vendors click (typer._click), so only Typer's public names are used here.
-    """
+    """Resolve `driftwarden ARGS` to its sub-command and parse its options as the CLI would."""
+    # Typer vendors click (typer._click): the real `click` package's classes do not apply.
     cmd: Any = typer.main.get_command(app)
     ctx, name, rest = None, "driftwarden", list(args)
     while isinstance(cmd, TyperGroup):
@@ -69,8 +67,10 @@ def test_services_and_start_order() -> None:
 
 def test_every_image_is_pinned() -> None:
     for name, service in SERVICES.items():
-        image = service.get("image")
-        assert (image is None) if name in OURS else PINNED.fullmatch(image), (name, image)
+        if name in OURS:
+            assert "image" not in service, name
+        else:
+            assert PINNED.fullmatch(service["image"]), service["image"]
 
 
 @pytest.mark.parametrize("service", OURS)
@@ -80,7 +80,9 @@ def test_service_command_parses_with_the_cli(service: str) -> None:
     assert leaf_context(args).command.callback is not None
 
 
-@pytest.mark.parametrize("args", [["topics"], ["nosuch"], ["detect", "--intervall", "60"]])
+@pytest.mark.parametrize(
+    "args", [["topics"], ["nosuch"], ["detect", "--intervall", "60"], ["alert", "--interval", "x"]]
+)
 def test_bad_commands_are_caught(args: list[str]) -> None:
     with pytest.raises(TyperException):
         leaf_context(args)
@@ -121,11 +123,8 @@ def test_grafana_provisioning() -> None:
     provisioning = ROOT / "dashboards" / "provisioning"
     ds = yaml.safe_load((provisioning / "datasources" / "driftwarden.yaml").read_text())
     [src] = ds["datasources"]
-    assert (src["uid"], src["type"], src["url"]) == (
-        "driftwarden-pg",
-        "grafana-postgresql-datasource",
-        "postgres:5432",
-    )
+    assert src["uid"] == "driftwarden-pg"
+    assert (src["type"], src["url"]) == ("grafana-postgresql-datasource", "postgres:5432")
     login = (src["user"], src["secureJsonData"]["password"], src["jsonData"]["database"])
     assert login == PG_LOGIN
     boards = yaml.safe_load((provisioning / "dashboards" / "driftwarden.yaml").read_text())
