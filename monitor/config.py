@@ -23,11 +23,19 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     predictions_topic: str = "driftwarden.predictions"
     labels_topic: str = "driftwarden.labels"
+    # Features logged apart from their predictions (joined by event_id).
+    features_topic: str = "driftwarden.features"
     consumer_group: str = "driftwarden-ingest"
     batch_size: int = Field(default=500, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(default=1000, ge=1, le=600_000)
     # Kafka group-membership timeout; Apache Kafka's default is 45 s.
     session_timeout_ms: int = Field(default=45_000, ge=1000)
+    # Prediction partitions (months) wholly older than this are dropped; events older
+    # than this, or more than max_future_skew_s ahead of the clock, are dead letters.
+    retention_days: int = Field(default=90, ge=1)
+    max_future_skew_s: int = Field(default=86_400, ge=0)
+    # A feature log with no prediction after this long is counted as unmatched.
+    feature_log_ttl_s: int = Field(default=3600, ge=1)
     # Back-off after a failed database write before the batch is replayed.
     retry_backoff_initial_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=30.0, gt=0)

@@ -96,6 +96,7 @@ def settings(database_url: str, bootstrap: str) -> Settings:
         kafka_bootstrap_servers=bootstrap,
         predictions_topic=f"test-{tag}.predictions",
         labels_topic=f"test-{tag}.labels",
+        features_topic=f"test-{tag}.features",
         consumer_group=f"test-{tag}",
         batch_size=200,
         batch_max_wait_ms=200,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,30 @@ def events(
 
 def encode(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
+
+
+def recent_start(days_ago: int = 3) -> datetime:
+    """A whole hour a few days back: inside the retention horizon whatever today is."""
+    now = datetime.now(UTC)
+    return now.replace(minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
+
+
+def store(engine: Engine, evs: list[dict[str, Any]], *, topic: str = "driftwarden.predictions") -> Any:
+    """Write events through the same prepare + batch-write path as ingest (no Kafka)."""
+    from monitor.config import load_settings  # noqa: PLC0415
+    from monitor.ingest.catalog import ModelCatalog  # noqa: PLC0415
+    from monitor.ingest.prepare import Preparer  # noqa: PLC0415
+    from monitor.ingest.sink import Batch, BatchWriter, Source  # noqa: PLC0415
+
+    settings = load_settings()
+    catalog = ModelCatalog(refresh_s=0)
+    preparer = Preparer(settings, catalog)
+    batch = Batch()
+    with Session(engine) as session:
+        for i, e in enumerate(evs):
+            preparer.add(session, batch, Source(topic, 0, i), encode(e))
+        assert not batch.rejected, batch.rejected
+        return BatchWriter(engine, catalog).write(session, batch)
 
 
 def settings_env(settings: Any) -> dict[str, str]:

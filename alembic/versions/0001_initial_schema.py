@@ -2,15 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:22:05.437828
+Create Date: 2026-11-26 15:48:47.228508
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -44,6 +43,9 @@ def upgrade() -> None:
         sa.Column("offset", sa.BigInteger(), nullable=False),
         sa.Column("key", sa.LargeBinary(), nullable=True),
         sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.Column("raw_size", sa.Integer(), nullable=False),
+        sa.Column("model_id", sa.String(length=200), nullable=True),
+        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error_class", sa.String(length=60), nullable=False),
         sa.Column("error_message", sa.Text(), nullable=False),
         sa.Column(
@@ -54,6 +56,29 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_source"),
+    )
+    op.create_table(
+        "feature_logs",
+        sa.Column("event_id", sa.String(length=200), nullable=False),
+        sa.Column("model_id", sa.String(length=200), nullable=False),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("features", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column(
+            "received_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("matched_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_index(
+        "ix_feature_logs_open",
+        "feature_logs",
+        ["received_at"],
+        unique=False,
+        postgresql_where="matched_at IS NULL AND expired_at IS NULL",
     )
     op.create_table(
         "labels",
@@ -93,7 +118,9 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("model_id", sa.String(length=200), nullable=False),
         sa.Column("model_version", sa.String(length=200), nullable=False),
-        sa.Column("features", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("num_values", postgresql.ARRAY(sa.Double()), nullable=True),
+        sa.Column("cat_values", postgresql.ARRAY(sa.Text()), nullable=True),
+        sa.Column("extra_features", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("prediction", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("scores", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("segment", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
@@ -108,6 +135,16 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_predictions_model_ts", "predictions", ["model_id", "model_version", "ts"], unique=False
+    )
+    op.create_table(
+        "quality_counts",
+        sa.Column("model_id", sa.String(length=200), nullable=False),
+        sa.Column("model_version", sa.String(length=200), nullable=False),
+        sa.Column("bucket", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("feature", sa.String(length=200), nullable=False),
+        sa.Column("fact", sa.String(length=40), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("model_id", "model_version", "bucket", "feature", "fact"),
     )
     op.create_table(
         "receivers",
@@ -232,6 +269,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("n_reference", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("n_current", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("n_labelled", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("n_features_pending", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("drift_share", sa.Double(), nullable=True),
         sa.Column("dataset_drift", sa.Boolean(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
@@ -284,10 +323,17 @@ def downgrade() -> None:
     op.drop_table("model_versions")
     op.drop_table("alert_states")
     op.drop_table("receivers")
+    op.drop_table("quality_counts")
     op.drop_index("ix_predictions_model_ts", table_name="predictions")
     op.drop_table("predictions")
     op.drop_table("models")
     op.drop_index("ix_labels_model_ts", table_name="labels")
     op.drop_table("labels")
+    op.drop_index(
+        "ix_feature_logs_open",
+        table_name="feature_logs",
+        postgresql_where="matched_at IS NULL AND expired_at IS NULL",
+    )
+    op.drop_table("feature_logs")
     op.drop_table("dead_letters")
     op.drop_table("alert_rules")

@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 TASK_TYPES = ("binary_classification", "multiclass_classification", "regression")
@@ -74,7 +74,13 @@ class ModelVersion(Base):
 class Prediction(Base):
     """One logged prediction. Range-partitioned by ``ts`` (monthly partitions created on
     demand by the writer), so the primary key must include ``ts``; replays of the same
-    message carry the same timestamp, which keeps ``ON CONFLICT DO NOTHING`` idempotent."""
+    message carry the same timestamp, which keeps ``ON CONFLICT DO NOTHING`` idempotent.
+
+    Features are stored in the order of the version's schema: ``num_values[i]`` is the
+    i-th numerical feature, ``cat_values[j]`` the j-th categorical one (NULL = missing), so
+    a window of one feature is read by subscript without parsing JSON (bench/writes.py).
+    Features not in the schema go to ``extra_features``. Both arrays are NULL while the
+    features are still expected from a feature log."""
 
     __tablename__ = "predictions"
 
@@ -82,7 +88,9 @@ class Prediction(Base):
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     model_id: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str] = mapped_column(String(200))
-    features: Mapped[dict[str, Any]]
+    num_values: Mapped[list[float | None] | None] = mapped_column(ARRAY(Double))
+    cat_values: Mapped[list[str | None] | None] = mapped_column(ARRAY(Text))
+    extra_features: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     prediction: Mapped[Any] = mapped_column(JSONB, nullable=True)
     scores: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     segment: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
@@ -93,6 +101,45 @@ class Prediction(Base):
         Index("ix_predictions_model_ts", "model_id", "model_version", "ts"),
         {"postgresql_partition_by": "RANGE (ts)"},
     )
+
+
+class FeatureLog(Base):
+    """Features logged apart from their prediction, kept until the two meet (by
+    ``event_id``, whichever comes first). One that never meets its prediction within the
+    configured time gets ``expired_at`` and is counted as a data-quality fact; it is kept."""
+
+    __tablename__ = "feature_logs"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(200))
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    features: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = _created()
+    matched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "ix_feature_logs_open",
+            "received_at",
+            postgresql_where="matched_at IS NULL AND expired_at IS NULL",
+        ),
+    )
+
+
+class QualityCount(Base):
+    """How often a data-quality fact was seen, per model version, feature and 5-minute
+    bucket of event time (``feature`` is '' for event-level facts). Counted only for
+    events actually stored, so replays do not inflate it."""
+
+    __tablename__ = "quality_counts"
+
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(200), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    feature: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fact: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
 
 
 class Label(Base):
@@ -162,6 +209,9 @@ class DetectorRun(Base):
     status: Mapped[str] = mapped_column(String(20))
     n_reference: Mapped[int] = mapped_column(BigInteger, server_default="0")
     n_current: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Predictions of the window with a label, and whose features never arrived.
+    n_labelled: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    n_features_pending: Mapped[int] = mapped_column(BigInteger, server_default="0")
     drift_share: Mapped[float | None] = mapped_column(Double)
     dataset_drift: Mapped[bool | None] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)
@@ -293,7 +343,12 @@ class DeadLetter(Base):
     partition: Mapped[int] = mapped_column(Integer)
     offset: Mapped[int] = mapped_column(BigInteger)
     key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The payload, cut to ``monitor.ingest.deadletters.MAX_RAW_BYTES``; raw_size is the
+    # original length.
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_size: Mapped[int] = mapped_column(Integer)
+    model_id: Mapped[str | None] = mapped_column(String(200))
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error_class: Mapped[str] = mapped_column(String(60))
     error_message: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = _created()

@@ -166,12 +166,14 @@ def _produce(
                         )
                 sent += per_hour
                 reporter.progress("producing events", sent, total)
+        recent = (start + timedelta(hours=1)).isoformat().encode()
         bad = [
             b"this is not json",
-            b'{"model_id": "fraud-detector", "timestamp": "2026-01-01T00:00:00Z"}',
-            b'{"event_id": "x1", "model_id": "no-such-model", "timestamp": "2026-01-01T00:00:00Z"}',
+            b'{"model_id": "fraud-detector", "timestamp": "' + recent + b'"}',
+            b'{"event_id": "x1", "model_id": "no-such-model", "timestamp": "' + recent + b'"}',
             b'{"event_id": "x2", "model_id": "fraud-detector", "model_version": "1", '
-            b'"timestamp": "2026-01-01T00:00:00Z", "features": {"amount": "twelve"}}',
+            b'"timestamp": "' + recent + b'", "features": {"amount": "twelve"}}',
+            b'{"event_id": "x3", "model_id": "fraud-detector", "timestamp": "1970-01-01T00:00:00Z"}',
         ]
         for raw in bad:
             logger.send_raw(settings.predictions_topic, raw)

@@ -20,10 +20,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import detectors
-from monitor.db.models import DetectorRun, FeatureResult, Monitor, Prediction
+from monitor.db.models import DetectorRun, FeatureResult, Label, ModelVersion, Monitor, Prediction
 from monitor.detection.baseline import load_baselines
 from monitor.detection.spec import MonitorSpec
 from monitor.detection.windows import closed_windows
+from monitor.layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +49,42 @@ def _column(values: list[Any], kind: str) -> np.ndarray:
     return np.array(values, dtype=object)
 
 
+@dataclass
+class _Window:
+    """One version's rows of a window, as arrays in the version's layout."""
+
+    num: list[list[float | None]]
+    cat: list[list[str | None]]
+    pending: int = 0
+
+    def columns(self, layout: Layout) -> dict[str, np.ndarray]:
+        n = len(self.num)
+        # None -> NaN in the float matrix; short arrays (schema grew later) are padded.
+        num = np.full((n, len(layout.numerical)), np.nan)
+        for i, row in enumerate(self.num):
+            num[i, : len(row)] = np.array(row, dtype=float)
+        cat = np.full((n, len(layout.categorical)), None, dtype=object)
+        for i, crow in enumerate(self.cat):
+            cat[i, : len(crow)] = crow
+        out = {name: num[:, j] for j, name in enumerate(layout.numerical)}
+        out.update({name: cat[:, j] for j, name in enumerate(layout.categorical)})
+        return out
+
+
 def _evaluate_version(
     spec: MonitorSpec,
     profile: dict[str, Any],
-    rows: list[dict[str, Any]],
+    current_columns: dict[str, np.ndarray],
 ) -> detectors.DriftResult:
     reference_profile = profile["features"]
-    names = [f for f in (spec.features or list(reference_profile)) if f in reference_profile]
+    names = [
+        f
+        for f in (spec.features or list(reference_profile))
+        if f in reference_profile and f in current_columns
+    ]
     kinds = {f: str(reference_profile[f]["kind"]) for f in names}
     reference = {f: _column(reference_profile[f]["sample"], kinds[f]) for f in names}
-    current = {f: _column([r.get(f) for r in rows], kinds[f]) for f in names}
+    current = {f: current_columns[f] for f in names}
     method: str | dict[str, str] = (
         {f: spec.methods.get(f, "auto") for f in names} if spec.methods else "auto"
     )
@@ -77,18 +104,43 @@ def _evaluate_version(
 def _run_window(
     session: Session, monitor: Monitor, spec: MonitorSpec, lo: datetime, hi: datetime
 ) -> list[RunSummary]:
-    rows_by_version: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    windows: dict[str, _Window] = defaultdict(lambda: _Window([], []))
     rows = session.execute(
-        select(Prediction.model_version, Prediction.features).where(
+        select(Prediction.model_version, Prediction.num_values, Prediction.cat_values).where(
             Prediction.model_id == spec.model_id, Prediction.ts >= lo, Prediction.ts < hi
         )
     )
-    for version, features in rows:
-        rows_by_version[version].append(features)
+    for version, num, cat in rows:
+        w = windows[version]
+        if num is None and cat is None:
+            w.pending += 1  # features still expected from a feature log
+        else:
+            w.num.append(num or [])
+            w.cat.append(cat or [])
+    labelled = dict(
+        session.execute(
+            select(Prediction.model_version, func.count())
+            .join(
+                Label,
+                (Label.event_id == Prediction.event_id) & (Label.model_id == Prediction.model_id),
+            )
+            .where(Prediction.model_id == spec.model_id, Prediction.ts >= lo, Prediction.ts < hi)
+            .group_by(Prediction.model_version)
+        ).all()
+    )
+    layouts = {
+        v: Layout.from_schema(schema)
+        for v, schema in session.execute(
+            select(ModelVersion.version, ModelVersion.feature_schema).where(
+                ModelVersion.model_id == spec.model_id
+            )
+        )
+    }
     baselines = load_baselines(session, spec.model_id, spec.baseline)
     summaries = []
     started = datetime.now(UTC)
-    for version, version_rows in sorted(rows_by_version.items()):
+    for version, window in sorted(windows.items()):
+        n_rows = len(window.num)
         run = DetectorRun(
             monitor_id=monitor.id,
             model_id=spec.model_id,
@@ -96,7 +148,9 @@ def _run_window(
             signal=spec.signal,
             window_start=lo,
             window_end=hi,
-            n_current=len(version_rows),
+            n_current=n_rows,
+            n_labelled=labelled.get(version, 0),
+            n_features_pending=window.pending,
             started_at=started,
         )
         drifted: tuple[str, ...] = ()
@@ -104,11 +158,12 @@ def _run_window(
         if profile is None:
             run.status = "error"
             run.error = f"model_version={version!r}: no baseline named {spec.baseline!r}"
-        elif len(version_rows) < spec.min_rows:
+        elif n_rows < spec.min_rows:
             run.status = "insufficient_data"
             run.n_reference = int(profile["sample_size"])
         else:
-            result = _evaluate_version(spec, profile, version_rows)
+            current = window.columns(layouts.get(version, Layout((), ())))
+            result = _evaluate_version(spec, profile, current)
             run.status = "ok"
             run.n_reference = int(profile["sample_size"])
             run.drift_share = result.drift_share
@@ -139,7 +194,7 @@ def _run_window(
                 lo,
                 hi,
                 run.status,
-                len(version_rows),
+                n_rows,
                 drifted,
                 run.drift_share,
                 run.error,

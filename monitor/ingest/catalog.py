@@ -1,56 +1,130 @@
-"""Known models and their feature schemas, used to validate events before storing them."""
+"""Known models, their versions' feature layouts, and the schema contract for features.
+
+Per feature value: absent or null -> NULL, counted ``missing``; numerical NaN/Infinity ->
+NULL, ``non_finite``; outside the schema's range -> kept, ``out_of_range``; a category
+not in the schema's list -> kept, ``unseen_category``; a feature not in the schema ->
+``extra_features``, ``unknown_feature``; a wrong type -> the event is a dead letter
+(``feature_type``). docs/ingestion.md has this as a table, with the reasons.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Model, ModelVersion
-from monitor.events import EventError, PredictionEvent
+from monitor.events import EventError
+from monitor.layout import Layout
+
+MAX_CATEGORY_CHARS = 1024
+
+Fact = tuple[str, str]  # (feature, fact)
 
 
 @dataclass(frozen=True)
-class FeatureSpec:
-    name: str
-    kind: str  # "numerical" | "categorical"
+class MappedFeatures:
+    num_values: list[float | None]
+    cat_values: list[str | None]
+    extra: dict[str, Any] | None
+    facts: list[Fact]
 
 
-def _type_error(event: PredictionEvent, spec: FeatureSpec, value: Any) -> EventError | None:
-    if value is None:
-        return None  # missing values are data (their own bin), not errors
-    if spec.kind == "numerical" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        return EventError(
+class _Checker:
+    """Checks one event's feature values; collects its quality facts. With
+    ``strict=False`` (a feature log joined to a prediction already stored) a wrong type
+    becomes NULL and a ``type_error`` fact instead of rejecting the event."""
+
+    def __init__(self, model_id: str, layout: Layout, *, strict: bool) -> None:
+        self.model_id, self.layout, self.strict = model_id, layout, strict
+        self.facts: list[Fact] = []
+
+    def _wrong(self, name: str, value: Any, expected: str) -> None:
+        if not self.strict:
+            self.facts.append((name, "type_error"))
+            return
+        shown = repr(value)
+        if isinstance(value, str) and len(value) > 80:
+            shown = f"{value[:40]!r}... ({len(value)} chars)"
+        raise EventError(
             "feature_type",
-            f"features.{spec.name}={value!r}: expected a number for numerical feature "
-            f"of model {event.model_id!r}",
+            f"features.{name}={shown}: expected {expected} (model {self.model_id!r})",
         )
-    if spec.kind == "categorical" and isinstance(value, float):
-        return EventError(
-            "feature_type",
-            f"features.{spec.name}={value!r}: expected a string, integer or boolean for "
-            f"categorical feature of model {event.model_id!r}",
-        )
-    return None
+
+    def numerical(self, name: str, value: Any) -> float | None:
+        if value is None:
+            self.facts.append((name, "missing"))
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self._wrong(name, value, "a number for a numerical feature")
+            return None
+        number = float(value)
+        if not math.isfinite(number):
+            self.facts.append((name, "non_finite"))
+            return None
+        bounds = self.layout.ranges.get(name)
+        if bounds is not None and not bounds[0] <= number <= bounds[1]:
+            self.facts.append((name, "out_of_range"))
+        return number
+
+    def categorical(self, name: str, value: Any) -> str | None:
+        if value is None:
+            self.facts.append((name, "missing"))
+            return None
+        if isinstance(value, bool):
+            label = "true" if value else "false"  # as JSON spells it
+        elif isinstance(value, int | str):
+            label = str(value)
+        else:
+            self._wrong(name, value, "a string, integer or boolean for a categorical feature")
+            return None
+        if len(label) > MAX_CATEGORY_CHARS:
+            self._wrong(name, value, f"at most {MAX_CATEGORY_CHARS} characters")
+            return None
+        allowed = self.layout.categories.get(name)
+        if allowed is not None and label not in allowed:
+            self.facts.append((name, "unseen_category"))
+        return label
+
+
+def map_features(
+    model_id: str, layout: Layout, features: Mapping[str, Any], *, strict: bool = True
+) -> MappedFeatures:
+    """Place the features in the layout's arrays and list the quality facts; a wrong type
+    raises :class:`EventError` (or, with ``strict=False``, is counted as ``type_error``)."""
+    check = _Checker(model_id, layout, strict=strict)
+    num = [check.numerical(n, features.get(n)) for n in layout.numerical]
+    cat = [check.categorical(n, features.get(n)) for n in layout.categorical]
+    extra = {k: v for k, v in features.items() if layout.kind(k) is None} or None
+    if extra:
+        check.facts.extend((k, "unknown_feature") for k in extra)
+    return MappedFeatures(num, cat, extra, check.facts)
 
 
 class ModelCatalog:
-    """Caches models and schemas; reloads (at most every ``refresh_s``) when it meets an
-    unknown model, so a model registered while ingest runs is picked up."""
+    """Caches models and version layouts. It reloads (at most every ``refresh_s``) when it
+    meets a model or version it does not know, so models registered while ingest runs
+    are picked up. A new version of a known model is registered on first sight with the
+    schema of the model's latest version (docs/ingestion.md)."""
 
     def __init__(self, *, refresh_s: float = 5.0) -> None:
         self._refresh_s = refresh_s
         self._loaded_at = float("-inf")
-        self._schemas: dict[str, dict[str, tuple[FeatureSpec, ...]]] = {}
+        self._layouts: dict[str, dict[str, Layout]] = {}
+        self._schemas: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._latest: dict[str, str] = {}
 
     def load(self, session: Session) -> None:
-        schemas: dict[str, dict[str, tuple[FeatureSpec, ...]]] = {
+        layouts: dict[str, dict[str, Layout]] = {
             m: {} for m in session.scalars(select(Model.model_id))
         }
+        schemas: dict[str, dict[str, list[dict[str, Any]]]] = {m: {} for m in layouts}
         latest: dict[str, str] = {}
         rows = session.execute(
             select(
@@ -58,44 +132,41 @@ class ModelCatalog:
             ).order_by(ModelVersion.created_at)
         )
         for model_id, version, schema in rows:
-            schemas.setdefault(model_id, {})[version] = tuple(
-                FeatureSpec(f["name"], f["kind"]) for f in schema
-            )
+            layouts.setdefault(model_id, {})[version] = Layout.from_schema(schema)
+            schemas.setdefault(model_id, {})[version] = schema
             latest[model_id] = version
-        self._schemas, self._latest = schemas, latest
+        self._layouts, self._schemas, self._latest = layouts, schemas, latest
         self._loaded_at = time.monotonic()
 
-    def _known(self, model_id: str, version: str | None) -> bool:
-        versions = self._schemas.get(model_id)
-        return versions is not None and (version is None or version in versions)
-
-    def _ensure_known(self, session: Session, model_id: str, version: str | None = None) -> bool:
-        """Reload (rate-limited) when the model, or the given version, is not cached."""
-        if not self._known(model_id, version) and (
-            time.monotonic() - self._loaded_at >= self._refresh_s
-        ):
+    def _refresh_if_unknown(self, session: Session, model_id: str, version: str | None) -> None:
+        versions = self._layouts.get(model_id)
+        known = versions is not None and (version is None or version in versions)
+        if not known and time.monotonic() - self._loaded_at >= self._refresh_s:
             self.load(session)
-        return model_id in self._schemas
-
-    def check_prediction(self, session: Session, event: PredictionEvent) -> None:
-        """Raise :class:`EventError` if the event names an unknown model or carries a
-        feature of the wrong type. An unregistered version is checked against the
-        model's latest registered schema; features missing from the schema are kept."""
-        self._ensure_known(session, event.model_id, event.model_version)
-        self.check_model(session, event.model_id)
-        versions = self._schemas[event.model_id]
-        schema = versions.get(event.model_version) or versions.get(
-            self._latest.get(event.model_id, ""), ()
-        )
-        for spec in schema:
-            error = _type_error(event, spec, event.features.get(spec.name))
-            if error is not None:
-                raise error
 
     def check_model(self, session: Session, model_id: str) -> None:
         """Raise :class:`EventError` if ``model_id`` is not registered."""
-        if not self._ensure_known(session, model_id):
-            known = ", ".join(sorted(self._schemas)) or "none registered"
+        self._refresh_if_unknown(session, model_id, None)
+        if model_id not in self._layouts:
+            known = ", ".join(sorted(self._layouts)) or "none registered"
             raise EventError(
                 "unknown_model", f"model_id={model_id!r}: unknown model (known: {known})"
             )
+
+    def layout(self, session: Session, model_id: str, version: str) -> Layout:
+        """The layout of a version, registering an unseen version of a known model."""
+        self._refresh_if_unknown(session, model_id, version)
+        self.check_model(session, model_id)
+        versions = self._layouts[model_id]
+        if version not in versions:
+            schema = self._schemas[model_id].get(self._latest.get(model_id, ""), [])
+            # Its own short transaction, committed before it is cached: a rolled-back
+            # batch must not leave the cache with a version the database lacks.
+            with Session(session.get_bind()) as own, own.begin():
+                own.execute(
+                    insert(ModelVersion)
+                    .values(model_id=model_id, version=version, feature_schema=schema)
+                    .on_conflict_do_nothing()
+                )
+            self.load(session)
+        return self._layouts[model_id][version]

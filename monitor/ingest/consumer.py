@@ -22,17 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import CommitFailedError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Settings
-from monitor.events import EventError, decode_label, decode_prediction
 from monitor.ingest.catalog import ModelCatalog
+from monitor.ingest.prepare import Preparer
 from monitor.ingest.sink import Batch, BatchWriter, Rejected, Source, WriteCounts
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class IngestStats:
     consumed: int = 0
     stored: int = 0
     duplicates: int = 0
+    feature_logs: int = 0
+    joined: int = 0
     labels: int = 0
     dead_letters: int = 0
     batches: int = 0
@@ -108,13 +111,13 @@ class IngestLoop:
     ) -> None:
         self._settings = settings
         self._sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
-        self._writer = BatchWriter(engine)
-        self._catalog = ModelCatalog()
+        catalog = ModelCatalog()
+        self._writer = BatchWriter(engine, catalog)
+        self._preparer = Preparer(settings, catalog)
         self._consumer = consumer or make_kafka_consumer(settings)
         self._pending = _Pending()
-        self._consumer.subscribe(
-            [settings.predictions_topic, settings.labels_topic], listener=self._pending
-        )
+        topics = [settings.predictions_topic, settings.features_topic, settings.labels_topic]
+        self._consumer.subscribe(topics, listener=self._pending)
         self._on_batch = on_batch
         self.stats = IngestStats()
 
@@ -160,35 +163,43 @@ class IngestLoop:
         batch = Batch()
         for rec in records:
             source = Source(rec.topic, rec.partition, rec.offset, rec.key)
-            raw = rec.value if rec.value is not None else b""
-            try:
-                if rec.topic == self._settings.labels_topic:
-                    label = decode_label(raw)
-                    self._catalog.check_model(session, label.model_id)
-                    batch.labels.append(label)
-                else:
-                    event = decode_prediction(raw)
-                    self._catalog.check_prediction(session, event)
-                    batch.predictions.append(event)
-            except EventError as exc:
-                log.warning("dead letter %s: %s: %s", source, exc.reason, exc)
-                batch.rejected.append(Rejected(source, raw, exc.reason, str(exc)))
+            self._preparer.add(session, batch, source, rec.value if rec.value is not None else b"")
+        for r in batch.rejected:
+            log.warning("dead letter %s: %s: %s", r.source, r.error_class, r.error_message[:300])
         return batch
+
+    def _write(self, records: list[Record]) -> WriteCounts:
+        """Write the records in one transaction. If PostgreSQL refuses a value (a data
+        exception, SQLSTATE class 22: the same message would fail on every replay), the
+        batch is halved until the refused message is alone; it becomes a dead letter and
+        the rest is stored. Any other error propagates: the caller replays the batch."""
+        try:
+            with self._sessions() as session:
+                return self._writer.write(session, self._decode(session, records))
+        except (DataError, psycopg.errors.DataError) as exc:
+            if len(records) > 1:
+                mid = len(records) // 2
+                return self._write(records[:mid]) + self._write(records[mid:])
+            rec = records[0]
+            source = Source(rec.topic, rec.partition, rec.offset, rec.key)
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+            log.warning("dead letter %s: database_rejected: %s", source, reason)
+            rejected = Rejected(source, rec.value or b"", "database_rejected", reason)
+            with self._sessions() as session:
+                return self._writer.write(session, Batch(rejected=[rejected]))
 
     def _write_and_commit(self) -> bool:
         polled = self._pending.records
         records = [r for recs in polled.values() for r in recs]
         try:
-            with self._sessions() as session:
-                batch = self._decode(session, records)
-                counts = self._writer.write(session, batch)
-        except SQLAlchemyError as exc:
+            counts = self._write(records)
+        except (SQLAlchemyError, psycopg.Error) as exc:
             self.stats.db_failures += 1
-            log.error(
-                "database write failed, replaying %d records: %s",
-                len(records),
-                str(exc).splitlines()[0],
+            span = ", ".join(
+                f"{tp.topic}[{tp.partition}]@{recs[0].offset}-{recs[-1].offset}"
+                for tp, recs in polled.items()
             )
+            log.error("database write failed, replaying %s: %s", span, str(exc).splitlines()[0])
             for tp, recs in polled.items():
                 self._consumer.seek(tp, recs[0].offset)
             self._pending.records = {}
@@ -199,24 +210,23 @@ class IngestLoop:
         self._pending.records = {}
         try:
             self._consumer.commit(offsets)
-        except CommitFailedError as exc:
-            # The group rebalanced: the new owner replays from the last commit and the
-            # idempotent writes absorb the repeat.
-            log.warning("offset commit failed after rebalance, batch will be replayed: %s", exc)
-        self._record(counts, len(records), len(batch.predictions), polled)
+        except KafkaError as exc:
+            # A rebalance (CommitFailedError, RebalanceInProgressError) or a timeout: the
+            # partition's owner replays from the last commit and the idempotent writes
+            # absorb the repeat. The data is already safe in PostgreSQL.
+            log.warning("offset commit failed, the batch will be replayed: %r", exc)
+        self._record(counts, len(records), polled)
         return True
 
     def _record(
-        self,
-        counts: WriteCounts,
-        n_records: int,
-        n_predictions: int,
-        polled: dict[TopicPartition, list[Record]],
+        self, counts: WriteCounts, n_records: int, polled: dict[TopicPartition, list[Record]]
     ) -> None:
         s = self.stats
         s.consumed += n_records
         s.stored += counts.predictions
-        s.duplicates += n_predictions - counts.predictions
+        s.duplicates += counts.duplicates
+        s.feature_logs += counts.feature_logs
+        s.joined += counts.joined
         s.labels += counts.labels
         s.dead_letters += counts.dead_letters
         s.batches += 1

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from factories import MODEL, events, register
+from factories import MODEL, events, recent_start, register, store
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -22,11 +22,9 @@ from monitor.alerting.rules import Condition, RuleSpec
 from monitor.db.models import Notification
 from monitor.demo.receiver import RecordingReceiver
 from monitor.detection.runner import run_due
-from monitor.events import PredictionEvent
-from monitor.ingest.sink import Batch, BatchWriter
 from monitor.resources import ReceiverDoc, upsert_receiver, upsert_rule
 
-START = datetime(2026, 11, 20, 0, tzinfo=UTC)
+START = recent_start()
 HOUR = timedelta(hours=1)
 SECRET = "s3cret"
 
@@ -34,12 +32,10 @@ SECRET = "s3cret"
 def seed_runs(engine: Engine, shifts: list[bool]) -> None:
     register(engine)
     rng = np.random.default_rng(21)
-    preds = []
+    evs = []
     for i, shift in enumerate(shifts):
-        for e in events(START + i * HOUR, 200, rng=rng, shift=shift, prefix=f"w{i}"):
-            preds.append(PredictionEvent.model_validate(e))
-    with Session(engine) as session:
-        BatchWriter(engine).write(session, Batch(predictions=preds))
+        evs.extend(events(START + i * HOUR, 200, rng=rng, shift=shift, prefix=f"w{i}"))
+    store(engine, evs)
     run_due(engine, now=START + len(shifts) * HOUR)
 
 

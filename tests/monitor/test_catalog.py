@@ -1,62 +1,88 @@
-"""Validation of events against registered models and schemas."""
+"""The schema contract: models, version layouts, and what each feature value becomes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from monitor.events import EventError, PredictionEvent
-from monitor.ingest.catalog import ModelCatalog
+from monitor.events import EventError
+from monitor.ingest.catalog import ModelCatalog, map_features
+from monitor.layout import Layout
 from monitor.resources import FeatureSchema, ModelDoc, register_model
+
+LAYOUT = Layout(
+    numerical=("x", "y"),
+    categorical=("c",),
+    ranges={"y": (0.0, 10.0)},
+    categories={"c": frozenset({"a", "b"})},
+)
 
 
 def model(version: str, kind: str) -> ModelDoc:
-    return ModelDoc(
-        model_id="m",
-        task_type="regression",
-        version=version,
-        features=[FeatureSchema(name="x", kind=kind)],
-    )  # type: ignore[arg-type]
+    return ModelDoc(model_id="m", task_type="regression", version=version,
+                    features=[FeatureSchema(name="x", kind=kind)])  # type: ignore[arg-type]
 
 
-def event(version: str, x: object) -> PredictionEvent:
-    return PredictionEvent.model_validate(
-        {
-            "event_id": "e",
-            "model_id": "m",
-            "model_version": version,
-            "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
-            "features": {"x": x},
-        }
-    )
+def test_values_land_in_schema_order_with_their_quality_facts() -> None:
+    mapped = map_features("m", LAYOUT, {"y": 11, "c": "z", "x": math.nan, "new": [1]})
+    assert mapped.num_values == [None, 11.0]
+    assert mapped.cat_values == ["z"]
+    assert mapped.extra == {"new": [1]}
+    assert sorted(mapped.facts) == [
+        ("c", "unseen_category"), ("new", "unknown_feature"), ("x", "non_finite"),
+        ("y", "out_of_range"),
+    ]
+    assert map_features("m", LAYOUT, {}).facts == [("x", "missing"), ("y", "missing"),
+                                                   ("c", "missing")]
+    assert map_features("m", LAYOUT, {"c": True}).cat_values == ["true"]
+    assert map_features("m", LAYOUT, {"c": 7}).cat_values == ["7"]
+
+
+@pytest.mark.parametrize(
+    ("features", "needle"),
+    [
+        ({"x": "12"}, "features.x='12': expected a number"),
+        ({"x": True}, "features.x=True: expected a number"),
+        ({"x": {"a": 1}}, "features.x={'a': 1}: expected a number"),
+        ({"c": 1.5}, "features.c=1.5: expected a string"),
+        ({"c": "v" * 2000}, "(2000 chars): expected at most 1024 characters"),
+    ],
+)
+def test_a_wrong_type_rejects_the_event_naming_field_and_value(
+    features: dict[str, object], needle: str
+) -> None:
+    with pytest.raises(EventError) as err:
+        map_features("m", LAYOUT, features)
+    assert err.value.reason == "feature_type"
+    assert needle in str(err.value)
+
+
+def test_a_joined_feature_log_counts_wrong_types_instead() -> None:
+    mapped = map_features("m", LAYOUT, {"x": "12", "y": 1}, strict=False)
+    assert mapped.num_values == [None, 1.0]
+    assert ("x", "type_error") in mapped.facts
 
 
 def test_models_and_versions_registered_while_running_are_picked_up(db: Engine) -> None:
     catalog = ModelCatalog(refresh_s=0)
-    with Session(db) as session:
+    with Session(db) as session, session.begin():
         catalog.load(session)
         with pytest.raises(EventError, match="model_id='m': unknown model"):
-            catalog.check_prediction(session, event("1", 1.0))
+            catalog.check_model(session, "m")
         register_model(session, model("1", "numerical"))
-        catalog.check_prediction(session, event("1", 1.0))
-        with pytest.raises(EventError, match=r"features\.x='a': expected a number"):
-            catalog.check_prediction(session, event("1", "a"))
-        # Version 2 turns x into a category: its events are checked against its own schema.
+        assert catalog.layout(session, "m", "1").numerical == ("x",)
         register_model(session, model("2", "categorical"))
-        catalog.check_prediction(session, event("2", "a"))
-        with pytest.raises(EventError, match=r"features.x=1.5: expected a string"):
-            catalog.check_prediction(session, event("2", 1.5))
+        assert catalog.layout(session, "m", "2").categorical == ("x",)
 
 
-def test_missing_values_and_unlisted_features_are_data_not_errors(db: Engine) -> None:
+def test_an_unseen_version_is_registered_with_the_latest_schema(db: Engine) -> None:
+    with Session(db) as session, session.begin():
+        register_model(session, model("1", "numerical"))
     catalog = ModelCatalog()
     with Session(db) as session:
-        register_model(session, model("1", "numerical"))
-        catalog.load(session)
-        catalog.check_prediction(session, event("1", None))
-        catalog.check_prediction(session, event("unregistered", 2))  # latest schema applies
-        with pytest.raises(EventError, match="expected a number"):
-            catalog.check_prediction(session, event("1", True))  # a bool is not a number
+        assert catalog.layout(session, "m", "7").numerical == ("x",)
+    with Session(db) as session:
+        assert ModelCatalog().layout(session, "m", "7").numerical == ("x",)  # it was stored

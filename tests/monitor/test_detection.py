@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
-from factories import MODEL, events, register
+from factories import MODEL, events, recent_start, register, store
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import DetectorRun, FeatureResult
 from monitor.detection.runner import run_due
-from monitor.events import PredictionEvent
-from monitor.ingest.sink import Batch, BatchWriter
 
-START = datetime(2026, 11, 20, 0, tzinfo=UTC)
+START = recent_start().replace(hour=0)
 HOUR = timedelta(hours=1)
-
-
-def store(engine: Engine, evs: list[dict[str, object]]) -> None:
-    batch = Batch(predictions=[PredictionEvent.model_validate(e) for e in evs])
-    with Session(engine) as session:
-        BatchWriter(engine).write(session, batch)
 
 
 def test_each_closed_window_is_checked_once_and_drift_is_found_where_injected(db: Engine) -> None:

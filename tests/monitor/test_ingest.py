@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
 
 import numpy as np
-from factories import MODEL, committed_offset, encode, events, produce, register
+from factories import MODEL, committed_offset, encode, events, produce, recent_start, register
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
@@ -17,7 +16,7 @@ from monitor.db.models import DeadLetter, Label, Prediction
 from monitor.ingest.consumer import IngestLoop, IngestStats
 from monitor.ingest.topics import ensure_topics
 
-START = datetime(2026, 11, 20, 10, tzinfo=UTC)
+START = recent_start()
 
 
 def run_ingest(settings: Settings, idle_exit_s: float = 2.0) -> IngestStats:

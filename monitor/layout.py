@@ -1,0 +1,44 @@
+"""Where each feature of a model version lives in the stored feature arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each feature of a model version lives in the stored arrays."""
+
+    numerical: tuple[str, ...]
+    categorical: tuple[str, ...]
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    categories: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_schema(cls, schema: list[dict[str, Any]]) -> Layout:
+        return cls(
+            numerical=tuple(f["name"] for f in schema if f["kind"] == "numerical"),
+            categorical=tuple(f["name"] for f in schema if f["kind"] == "categorical"),
+            ranges={
+                f["name"]: (float(f["range"][0]), float(f["range"][1]))
+                for f in schema
+                if f.get("range")
+            },
+            categories={
+                f["name"]: frozenset(map(str, f["categories"]))
+                for f in schema
+                if f.get("categories")
+            },
+        )
+
+    @cached_property
+    def kinds(self) -> dict[str, str]:
+        out = dict.fromkeys(self.numerical, "numerical")
+        out.update(dict.fromkeys(self.categorical, "categorical"))
+        return out
+
+    def kind(self, name: str) -> str | None:
+        return self.kinds.get(name)
