@@ -176,13 +176,13 @@ def main() -> None:
     rows = make_rows(n)
     results: dict[str, dict[str, float]] = {}
     with psycopg.connect(url) as conn:
-        for layout in DDL:
+        for layout, ddl in DDL.items():
             data = tuples(layout, rows)
             for method, write in METHODS.items():
                 rates = []
                 for rep in range(args.repeat):
                     table = f"bench_{layout}_{method}_{rep}_{uuid.uuid4().hex[:6]}"
-                    conn.execute(DDL[layout].format(t=table))
+                    conn.execute(ddl.format(t=table))
                     conn.commit()
                     began = time.perf_counter()
                     stored = 0
@@ -210,7 +210,8 @@ def main() -> None:
                 }
     best = max(r["rows_per_s"] for r in results.values())
     print(
-        f"{'layout/method':<16}{'rows/s (median)':>17}{'x fastest':>11}{'MB per 1M rows':>16}{'read 1 feature s':>18}"
+        f"{'layout/method':<16}{'rows/s (median)':>17}{'x fastest':>11}"
+        f"{'MB per 1M rows':>16}{'read 1 feature s':>18}"
     )
     for name, r in results.items():
         print(

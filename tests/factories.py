@@ -78,7 +78,9 @@ def recent_start(days_ago: int = 3) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
 
 
-def store(engine: Engine, evs: list[dict[str, Any]], *, topic: str = "driftwarden.predictions") -> Any:
+def store(
+    engine: Engine, evs: list[dict[str, Any]], *, topic: str = "driftwarden.predictions"
+) -> Any:
     """Write events through the same prepare + batch-write path as ingest (no Kafka)."""
     from monitor.config import load_settings  # noqa: PLC0415
     from monitor.ingest.catalog import ModelCatalog  # noqa: PLC0415

@@ -2,14 +2,15 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:48:47.228508
+Create Date: 2026-11-26 16:00:40.248149
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision = "0001"
 down_revision = None
@@ -25,7 +26,6 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("spec", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("enabled", sa.Boolean(), server_default="true", nullable=False),
-        sa.Column("evaluated_through", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -292,6 +292,14 @@ def upgrade() -> None:
         "ix_runs_model_window", "detector_runs", ["model_id", "window_end"], unique=False
     )
     op.create_table(
+        "alert_evaluations",
+        sa.Column("rule_id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["rule_id"], ["alert_rules.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["run_id"], ["detector_runs.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("rule_id", "run_id"),
+    )
+    op.create_table(
         "feature_results",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("run_id", sa.BigInteger(), nullable=False),
@@ -314,6 +322,7 @@ def upgrade() -> None:
 def downgrade() -> None:
 
     op.drop_table("feature_results")
+    op.drop_table("alert_evaluations")
     op.drop_index("ix_runs_model_window", table_name="detector_runs")
     op.drop_table("detector_runs")
     op.drop_table("baselines")

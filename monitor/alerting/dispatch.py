@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import aliased
 
 from monitor.alerting.notifiers import Delivery
 from monitor.alerting.notifiers.webhook import send_webhook
+from monitor.db.engine import make_sessionmaker
 from monitor.db.models import Notification, Receiver
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,44 @@ def _backoff(attempts: int) -> timedelta:
 def deliver_due(
     engine: Engine, client: httpx.Client, *, now: datetime | None = None, limit: int = 100
 ) -> list[DeliveryReport]:
-    now = now or datetime.now(UTC)
+    """Deliver due notifications, up to ``limit``. Passes repeat while they deliver
+    something, so an alert's "resolved" follows its "firing" in the same call."""
     reports: list[DeliveryReport] = []
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with sessions.begin() as session:
+    while len(reports) < limit:
+        sent = _deliver_pass(
+            engine, client, now=now or datetime.now(UTC), limit=limit - len(reports)
+        )
+        reports.extend(sent)
+        if not any(r.status == "delivered" for r in sent):
+            break
+    return reports
+
+
+def _deliver_pass(
+    engine: Engine, client: httpx.Client, *, now: datetime, limit: int
+) -> list[DeliveryReport]:
+    reports: list[DeliveryReport] = []
+    with make_sessionmaker(engine).begin() as session:
+        older = aliased(Notification)
+        earlier_pending = (
+            select(older.id)
+            .where(
+                older.receiver == Notification.receiver,
+                older.fingerprint == Notification.fingerprint,
+                older.status == "pending",
+                older.id < Notification.id,
+            )
+            .exists()
+        )
         due = session.scalars(
             select(Notification)
-            .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+            # One alert's notifications go out in order: a "resolved" never overtakes
+            # the "firing" still waiting for a retry.
+            .where(
+                Notification.status == "pending",
+                Notification.next_attempt_at <= now,
+                ~earlier_pending,
+            )
             .order_by(Notification.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

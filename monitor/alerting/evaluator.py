@@ -1,7 +1,8 @@
 """Evaluate alert rules on new detector runs; write state and outbox in one transaction.
 
-Only one evaluator is active at a time (PostgreSQL advisory lock); each rule remembers
-the last run id it consumed, so evaluation is idempotent and survives restarts.
+Only one evaluator is active at a time (PostgreSQL advisory lock); each rule marks the
+runs it consumed (``alert_evaluations``), so evaluation is idempotent, survives restarts,
+and sees a run however late its transaction commits.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from monitor.alerting.evaluate import InstanceState, Transition, fingerprint, step
 from monitor.alerting.payload import alertmanager_v4, render
 from monitor.alerting.rules import RuleSpec
-from monitor.db.models import AlertRule, AlertState, DetectorRun, Notification
+from monitor.db.models import AlertEvaluation, AlertRule, AlertState, DetectorRun, Notification
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,12 @@ def _load(state: AlertState | None) -> InstanceState:
 
 def _evaluate_rule(session: Session, rule: AlertRule, now: datetime) -> list[AlertEvent]:
     spec = RuleSpec.model_validate(rule.spec)
+    seen = select(AlertEvaluation.run_id).where(AlertEvaluation.rule_id == rule.id)
     runs = session.scalars(
         select(DetectorRun)
-        .where(DetectorRun.id > rule.evaluated_through, DetectorRun.status == "ok")
+        .where(DetectorRun.status == "ok", DetectorRun.id.not_in(seen))
         .options(selectinload(DetectorRun.results))
-        .order_by(DetectorRun.id)
+        .order_by(DetectorRun.window_end, DetectorRun.id)
     ).all()
     events: list[AlertEvent] = []
     for run in runs:
@@ -129,7 +131,7 @@ def _evaluate_rule(session: Session, rule: AlertRule, now: datetime) -> list[Ale
             log.info(
                 "alert %s %s model=%s fingerprint=%s", spec.name, transition, labels["model"], fp
             )
-        rule.evaluated_through = run.id
+        session.add(AlertEvaluation(rule_id=rule.id, run_id=run.id))
     return events
 
 

@@ -10,7 +10,11 @@ from monitor.config import Settings
 
 def make_engine(settings: Settings, *, pool_size: int = 5) -> Engine:
     return create_engine(
-        settings.sqlalchemy_url, pool_size=pool_size, pool_pre_ping=True, future=True
+        settings.sqlalchemy_url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        # Datetimes read back are in UTC whatever the server's TimeZone setting is.
+        connect_args={"options": "-c TimeZone=UTC"},
     )
 
 

@@ -272,8 +272,7 @@ class Receiver(Base):
 
 
 class AlertRule(Base):
-    """An alert rule; ``spec`` is :class:`monitor.alerting.rules.RuleSpec` as JSON.
-    ``evaluated_through`` is the last detector run id the evaluator has consumed."""
+    """An alert rule; ``spec`` is :class:`monitor.alerting.rules.RuleSpec` as JSON."""
 
     __tablename__ = "alert_rules"
 
@@ -281,8 +280,21 @@ class AlertRule(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     spec: Mapped[dict[str, Any]]
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
-    evaluated_through: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[datetime] = _created()
+
+
+class AlertEvaluation(Base):
+    """That a rule has consumed a run. A mark per run, not a cursor over run ids: with
+    several detect workers a run can commit after one with a higher id."""
+
+    __tablename__ = "alert_evaluations"
+
+    rule_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_rules.id", ondelete="CASCADE"), primary_key=True
+    )
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("detector_runs.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class AlertState(Base):

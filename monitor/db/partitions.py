@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, text
 
@@ -24,6 +25,13 @@ def partition_name(start: datetime) -> str:
     return f"predictions_y{start.year:04d}m{start.month:02d}"
 
 
+def parse_partition_name(name: str) -> datetime | None:
+    match = re.fullmatch(r"predictions_y(\d{4})m(\d{2})", name)
+    if match is None:
+        return None
+    return datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=UTC)
+
+
 class PartitionManager:
     """Remembers which month partitions exist so the hot path asks PostgreSQL only for
     months it has not seen. Runs in its own committed transaction so that a failed batch
@@ -37,6 +45,10 @@ class PartitionManager:
         if not missing:
             return
         with conn.begin():
+            # CREATE ... PARTITION OF takes an exclusive lock on predictions: wait at most
+            # a little for readers, rather than queue every reader and writer behind it.
+            # A timeout fails the batch, which backs off and retries.
+            conn.execute(text("SET LOCAL lock_timeout = '5s'"))
             # Serialise concurrent creators (several ingest consumers) on one lock key.
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('driftwarden.partitions'))"))
             for start in sorted(missing):
@@ -49,6 +61,34 @@ class PartitionManager:
                     )
                 )
         self._known |= missing
+
+    def ensure_ahead(self, conn: Connection, now: datetime, months: int = 2) -> None:
+        """Create this month's and the next ``months`` partitions, so that writes at a
+        month boundary never wait for DDL (ingest calls this at start and hourly)."""
+        starts = [month_start(now)]
+        for _ in range(months):
+            starts.append(next_month(starts[-1]))
+        self.ensure(conn, starts)
+
+    def drop_expired(self, conn: Connection, *, now: datetime, retention: timedelta) -> list[str]:
+        """Drop the month partitions that end before ``now - retention``."""
+        cutoff = now - retention
+        with conn.begin():
+            names = conn.scalars(
+                text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE i.inhparent = 'predictions'::regclass"
+                )
+            ).all()
+            dropped = []
+            for name in sorted(names):
+                start = parse_partition_name(name)
+                if start is not None and next_month(start) <= cutoff:
+                    conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+                    conn.execute(text(f'DROP TABLE "{name}"'))
+                    dropped.append(name)
+                    self._known.discard(start)
+        return dropped
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

@@ -173,7 +173,8 @@ def _produce(
             b'{"event_id": "x1", "model_id": "no-such-model", "timestamp": "' + recent + b'"}',
             b'{"event_id": "x2", "model_id": "fraud-detector", "model_version": "1", '
             b'"timestamp": "' + recent + b'", "features": {"amount": "twelve"}}',
-            b'{"event_id": "x3", "model_id": "fraud-detector", "timestamp": "1970-01-01T00:00:00Z"}',
+            b'{"event_id": "x3", "model_id": "fraud-detector", '
+            b'"timestamp": "1970-01-01T00:00:00Z"}',
         ]
         for raw in bad:
             logger.send_raw(settings.predictions_topic, raw)

@@ -113,8 +113,10 @@ class ModelCatalog:
     are picked up. A new version of a known model is registered on first sight with the
     schema of the model's latest version (docs/ingestion.md)."""
 
-    def __init__(self, *, refresh_s: float = 5.0) -> None:
+    def __init__(self, *, refresh_s: float = 1.0, max_age_s: float = 60.0) -> None:
         self._refresh_s = refresh_s
+        # Schemas can change (a version's features appended): reload now and then.
+        self._max_age_s = max_age_s
         self._loaded_at = float("-inf")
         self._layouts: dict[str, dict[str, Layout]] = {}
         self._schemas: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -141,7 +143,8 @@ class ModelCatalog:
     def _refresh_if_unknown(self, session: Session, model_id: str, version: str | None) -> None:
         versions = self._layouts.get(model_id)
         known = versions is not None and (version is None or version in versions)
-        if not known and time.monotonic() - self._loaded_at >= self._refresh_s:
+        age = time.monotonic() - self._loaded_at
+        if age >= self._max_age_s or (not known and age >= self._refresh_s):
             self.load(session)
 
     def check_model(self, session: Session, model_id: str) -> None:

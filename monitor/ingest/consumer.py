@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -29,9 +30,10 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from monitor.config import Settings
+from monitor.db.engine import make_sessionmaker
 from monitor.ingest.catalog import ModelCatalog
 from monitor.ingest.prepare import Preparer
 from monitor.ingest.sink import Batch, BatchWriter, Rejected, Source, WriteCounts
@@ -39,6 +41,7 @@ from monitor.ingest.sink import Batch, BatchWriter, Rejected, Source, WriteCount
 log = logging.getLogger(__name__)
 
 Record = Any  # kafka.consumer.fetcher.ConsumerRecord (untyped library)
+MAINTENANCE_INTERVAL_S = 60.0
 
 
 @dataclass
@@ -110,7 +113,8 @@ class IngestLoop:
         on_batch: Callable[[WriteCounts, IngestStats], None] | None = None,
     ) -> None:
         self._settings = settings
-        self._sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
+        self._sessions = make_sessionmaker(engine)
         catalog = ModelCatalog()
         self._writer = BatchWriter(engine, catalog)
         self._preparer = Preparer(settings, catalog)
@@ -121,13 +125,43 @@ class IngestLoop:
         self._on_batch = on_batch
         self.stats = IngestStats()
 
+    def maintain(self) -> None:
+        """Housekeeping between batches: partitions ahead, retention, feature-log sweep.
+        A failure is logged and retried at the next interval; it never stops ingest."""
+        now = datetime.now(UTC)
+        s = self._settings
+        try:
+            with self._engine.connect() as conn:
+                self._writer.partitions.ensure_ahead(conn, now)
+                dropped = self._writer.partitions.drop_expired(
+                    conn, now=now, retention=timedelta(days=s.retention_days)
+                )
+            with self._sessions() as session:
+                joined, expired = self._writer.sweep_feature_logs(
+                    session, now=now, ttl=timedelta(seconds=s.feature_log_ttl_s)
+                )
+        except (SQLAlchemyError, psycopg.Error) as exc:
+            log.warning("maintenance failed, will retry: %s", str(exc).splitlines()[0])
+            return
+        if dropped or joined or expired:
+            log.info(
+                "maintenance: dropped %s, joined %d feature logs late, expired %d",
+                dropped,
+                joined,
+                expired,
+            )
+
     def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> IngestStats:
         """Consume until ``stop`` is set (the current batch is finished first) or, when
         ``idle_exit_s`` is given, until no record arrived for that long."""
         backoff = self._settings.retry_backoff_initial_s
         last_record_at = time.monotonic()
+        maintained_at = float("-inf")
         try:
             while not stop.is_set():
+                if time.monotonic() - maintained_at >= MAINTENANCE_INTERVAL_S:
+                    self.maintain()
+                    maintained_at = time.monotonic()
                 self._fill(stop)
                 if not self._pending.records:
                     if not self._consumer.assignment():

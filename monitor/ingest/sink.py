@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -108,13 +108,13 @@ class BatchWriter:
     def __init__(self, engine: Engine, catalog: ModelCatalog) -> None:
         self._engine = engine
         self._catalog = catalog
-        self._partitions = PartitionManager()
+        self.partitions = PartitionManager()
 
     def write(self, session: Session, batch: Batch) -> WriteCounts:
         """Write the whole batch and commit, or raise with nothing written."""
         if batch.predictions:
             with self._engine.connect() as conn:
-                self._partitions.ensure(conn, (p.event.timestamp for p in batch.predictions))
+                self.partitions.ensure(conn, (p.event.timestamp for p in batch.predictions))
         facts: Counter[tuple[str, str, datetime, str, str]] = Counter()
         logs = {log.event_id: log for log in batch.feature_logs}
         predictions, matched_logs = self._attach_logged_features(session, batch.predictions, logs)
@@ -261,6 +261,42 @@ class BatchWriter:
                 joined.add(event_id)
                 self._count(facts, event, mapped.facts)
         return joined
+
+    def sweep_feature_logs(
+        self, session: Session, *, now: datetime, ttl: timedelta
+    ) -> tuple[int, int]:
+        """Join open feature logs to predictions stored since (two consumers can each
+        miss the other's uncommitted half of a pair), then expire the logs older than
+        ``ttl`` that still have no prediction, counting each as an
+        ``unmatched_feature_log`` fact. Returns (joined, expired); commits."""
+        open_logs = session.scalars(
+            select(FeatureLog)
+            .where(FeatureLog.matched_at.is_(None), FeatureLog.expired_at.is_(None))
+            .order_by(FeatureLog.received_at)
+            .limit(10_000)
+        ).all()
+        facts: Counter[tuple[str, str, datetime, str, str]] = Counter()
+        events = [
+            FeatureLogEvent(
+                event_id=log.event_id,
+                model_id=log.model_id,
+                timestamp=log.ts,
+                features=log.features,
+            )
+            for log in open_logs
+        ]
+        joined = self._join_stored_predictions(session, events, facts)
+        expired = 0
+        for log in open_logs:
+            if log.event_id in joined:
+                log.matched_at = now
+            elif log.received_at < now - ttl:
+                log.expired_at = now
+                facts[(log.model_id, "", _bucket(log.ts), "", "unmatched_feature_log")] += 1
+                expired += 1
+        self._store_quality(session, facts)
+        session.commit()
+        return len(joined), expired
 
     @staticmethod
     def _store_feature_logs(

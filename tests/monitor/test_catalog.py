@@ -22,8 +22,12 @@ LAYOUT = Layout(
 
 
 def model(version: str, kind: str) -> ModelDoc:
-    return ModelDoc(model_id="m", task_type="regression", version=version,
-                    features=[FeatureSchema(name="x", kind=kind)])  # type: ignore[arg-type]
+    return ModelDoc(
+        model_id="m",
+        task_type="regression",
+        version=version,
+        features=[FeatureSchema(name="x", kind=kind)],
+    )  # type: ignore[arg-type]
 
 
 def test_values_land_in_schema_order_with_their_quality_facts() -> None:
@@ -32,11 +36,16 @@ def test_values_land_in_schema_order_with_their_quality_facts() -> None:
     assert mapped.cat_values == ["z"]
     assert mapped.extra == {"new": [1]}
     assert sorted(mapped.facts) == [
-        ("c", "unseen_category"), ("new", "unknown_feature"), ("x", "non_finite"),
+        ("c", "unseen_category"),
+        ("new", "unknown_feature"),
+        ("x", "non_finite"),
         ("y", "out_of_range"),
     ]
-    assert map_features("m", LAYOUT, {}).facts == [("x", "missing"), ("y", "missing"),
-                                                   ("c", "missing")]
+    assert map_features("m", LAYOUT, {}).facts == [
+        ("x", "missing"),
+        ("y", "missing"),
+        ("c", "missing"),
+    ]
     assert map_features("m", LAYOUT, {"c": True}).cat_values == ["true"]
     assert map_features("m", LAYOUT, {"c": 7}).cat_values == ["7"]
 

@@ -27,10 +27,14 @@ def test_valid_prediction_is_decoded_with_utc_timestamp() -> None:
 
 
 def test_features_may_come_later_in_a_feature_log() -> None:
-    event = decode_prediction(json.dumps({k: v for k, v in GOOD.items() if k != "features"}).encode())
+    event = decode_prediction(
+        json.dumps({k: v for k, v in GOOD.items() if k != "features"}).encode()
+    )
     assert event.features is None
-    log = decode_feature_log(b'{"event_id": "e1", "model_id": "m", '
-                             b'"timestamp": "2026-11-26T10:00:00Z", "features": {"x": 1}}')
+    log = decode_feature_log(
+        b'{"event_id": "e1", "model_id": "m", '
+        b'"timestamp": "2026-11-26T10:00:00Z", "features": {"x": 1}}'
+    )
     assert log.features == {"x": 1}
 
 
@@ -38,7 +42,8 @@ def test_nan_and_infinity_literals_are_read_not_refused() -> None:
     raw = json.dumps({**GOOD, "features": {"x": float("nan"), "y": float("inf")}}).encode()
     assert b"NaN" in raw  # what Python's json.dumps (and so many producers) writes
     event = decode_prediction(raw)
-    assert event.features is not None and event.features["x"] != event.features["x"]
+    assert event.features is not None
+    assert event.features["x"] != event.features["x"]
 
 
 @pytest.mark.parametrize(
@@ -50,14 +55,22 @@ def test_nan_and_infinity_literals_are_read_not_refused() -> None:
         (b"[" * 100_000 + b"]" * 100_000, "not_json", "nested too deeply"),
         (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "not_json", "nested too deeply"),
         (json.dumps({**GOOD, "event_id": None}).encode(), "invalid_event", "event_id=null"),
-        (json.dumps({**GOOD, "event_id": "x" * 1_000_000}).encode(), "invalid_event",
-         "event_id="),
-        (json.dumps({k: v for k, v in GOOD.items() if k != "timestamp"}).encode(),
-         "invalid_event", "timestamp: required field is missing"),
-        (json.dumps({k: v for k, v in GOOD.items() if k != "model_id"}).encode(),
-         "invalid_event", "model_id: required field is missing"),
-        (json.dumps({**GOOD, "timestamp": "yesterday"}).encode(), "invalid_event",
-         'timestamp="yesterday"'),
+        (json.dumps({**GOOD, "event_id": "x" * 1_000_000}).encode(), "invalid_event", "event_id="),
+        (
+            json.dumps({k: v for k, v in GOOD.items() if k != "timestamp"}).encode(),
+            "invalid_event",
+            "timestamp: required field is missing",
+        ),
+        (
+            json.dumps({k: v for k, v in GOOD.items() if k != "model_id"}).encode(),
+            "invalid_event",
+            "model_id: required field is missing",
+        ),
+        (
+            json.dumps({**GOOD, "timestamp": "yesterday"}).encode(),
+            "invalid_event",
+            'timestamp="yesterday"',
+        ),
         (json.dumps({**GOOD, "scores": {"1": "high"}}).encode(), "invalid_event", "scores"),
         (json.dumps({**GOOD, "model_id": "a\u0000b"}).encode(), "nul_character", "NUL"),
     ],

@@ -51,6 +51,9 @@ def send_webhook(client: httpx.Client, config: dict[str, Any], payload: dict[str
         headers[SIGNATURE_HEADER] = sign(str(secret), int(time.time()), body)
     try:
         response = client.post(str(config["url"]), content=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except httpx.TransportError as exc:  # network: worth another try
         return Delivery(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
+    except (httpx.HTTPError, httpx.InvalidURL, KeyError, ValueError) as exc:
+        # A bad URL or configuration will not fix itself: fail this row, keep the others.
+        return Delivery(ok=False, retryable=False, error=f"{type(exc).__name__}: {exc}")
     return classify_status(response.status_code)
