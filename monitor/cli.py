@@ -158,13 +158,17 @@ def baseline_create(
 
 
 @topics_app.command("create")
-def topics_create(partitions: int = 3) -> None:
-    """Create the prediction and label topics if missing."""
+def topics_create(partitions: int = 3, replication_factor: int = -1) -> None:
+    """Create the prediction, feature-log and label topics if missing (replication
+    factor -1: the broker's default)."""
     from monitor.ingest.topics import ensure_topics  # noqa: PLC0415
 
     s = _settings()
     created = ensure_topics(
-        s.bootstrap_servers, [s.predictions_topic, s.labels_topic], partitions=partitions
+        s.bootstrap_servers,
+        [s.predictions_topic, s.features_topic, s.labels_topic],
+        partitions=partitions,
+        replication=replication_factor,
     )
     console.print(f"created: {created or 'nothing (all exist)'}")
 
@@ -298,7 +302,16 @@ def services_run(ctx: typer.Context) -> None:
         console.print(f"postgresql: {pg.detail} | kafka: {broker.address} ({broker.detail})")
         env["DRIFTWARDEN_DATABASE_URL"] = pg.address
         env["DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS"] = broker.address
-        code = subprocess.call(ctx.args, env=env)
+        child = subprocess.Popen(ctx.args, env=env)
+
+        # A cancelled CI job sends SIGTERM: pass it on, wait for the child, and only
+        # then leave the block, which stops the services we started.
+        def forward(signum: int, _frame: object) -> None:
+            child.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        code = child.wait()
     raise typer.Exit(code)
 
 

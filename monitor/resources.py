@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -52,8 +53,19 @@ class ReceiverDoc(BaseModel):
 
     name: str = Field(min_length=1)
     type: Literal["webhook"] = "webhook"
-    url: str = Field(pattern=r"^https?://")
+    url: str
     secret: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a valid URL: {exc}") from None
+        if url.scheme not in {"http", "https"} or not url.host:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
 
 
 class ResourceError(ValueError):
@@ -137,6 +149,11 @@ def apply_document(session: Session, document: dict[str, Any], *, where: str = "
             return f"receiver {receiver.name}"
         if kind == "Rule":
             rule = RuleSpec.model_validate(body)
+            if session.get(Receiver, rule.receiver) is None:
+                raise ResourceError(
+                    f"{where} (kind Rule): receiver={rule.receiver!r} is not defined; "
+                    "apply a Receiver document of that name first (or earlier in the file)"
+                )
             upsert_rule(session, rule)
             return f"rule {rule.name}"
     except ValidationError as exc:

@@ -12,15 +12,15 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine, text
 
-from monitor.config import Settings, libpq_url, load_settings
+from monitor.config import Settings, load_settings
 from monitor.db import migrate
 from monitor.db.engine import make_engine
+from monitor.services import Service
 from monitor.services.broker import resolve_broker
-from monitor.services.postgres import resolve_postgres
+from monitor.services.postgres import resolve_postgres, scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -40,23 +40,15 @@ def bootstrap() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def create_database(server_url: str) -> Iterator[Callable[[], str]]:
     """Make empty databases on the server; all are dropped at the end of the session."""
-    created: list[str] = []
+    created: list[Service] = []
 
     def create() -> str:
-        name = f"dw_test_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return (
-            make_url(server_url)
-            .set(drivername="postgresql+psycopg", database=name)
-            .render_as_string(hide_password=False)
-        )
+        created.append(scratch_database(server_url, prefix="dw_test"))
+        return created[-1].address
 
     yield create
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        for name in created:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for database in created:
+        database.stop()
 
 
 @pytest.fixture(scope="session")

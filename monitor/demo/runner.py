@@ -6,11 +6,11 @@ services are embedded (unless DRIFTWARDEN_DATABASE_URL / _KAFKA_BOOTSTRAP_SERVER
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -24,7 +24,7 @@ from monitor.alerting.dispatch import DeliveryReport, deliver_due
 from monitor.alerting.evaluator import AlertEvent, evaluate_rules
 from monitor.alerting.notifiers.webhook import SIGNATURE_HEADER, verify_signature
 from monitor.alerting.rules import Condition, RuleSpec
-from monitor.config import ENV_PREFIX, Settings, load_settings
+from monitor.config import Settings, load_settings
 from monitor.db import migrate
 from monitor.db.engine import make_engine
 from monitor.db.models import DeadLetter
@@ -47,8 +47,9 @@ from monitor.resources import (
     upsert_rule,
 )
 from monitor.sdk import PredictionLogger
+from monitor.services import Service
 from monitor.services.broker import resolve_broker
-from monitor.services.postgres import resolve_postgres, start_embedded
+from monitor.services.postgres import resolve_postgres, scratch_database, start_embedded
 
 VERSION = "1"
 WINDOW = timedelta(hours=1)
@@ -96,7 +97,9 @@ def _configure(session: Session, model: SyntheticModel, receiver_url: str, seed:
     upsert_monitor(
         session,
         MonitorDoc(
-            name=f"{model.model_id}-drift", spec=MonitorSpec(model_id=model.model_id, window="1h")
+            name=f"{model.model_id}-drift",
+            # All the demo's traffic is in before detection runs: no lateness to wait for.
+            spec=MonitorSpec(model_id=model.model_id, window="1h", delay="0s"),
         ),
     )
     upsert_receiver(session, ReceiverDoc(name="demo-webhook", url=receiver_url, secret=SECRET))
@@ -198,17 +201,32 @@ def run_demo(
     run_id = uuid.uuid4().hex[:8]
     with ExitStack() as stack:
         reporter.step("starting services")
-        configured_db = os.environ.get(f"{ENV_PREFIX}DATABASE_URL")
-        pg = resolve_postgres(configured_db) if configured_db else start_embedded()
-        stack.callback(pg.stop)
-        broker = resolve_broker(os.environ.get(f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"))
-        stack.callback(broker.stop)
+        configured = load_settings()  # only to see what the user configured
+        if "database_url" in configured.model_fields_set:
+            # A configured server: the demo works in a database of its own, dropped at
+            # the end, so it never touches the user's monitors, rules or receivers.
+            server = resolve_postgres(configured.database_url)
+            pg = stack.enter_context(
+                _stopping(scratch_database(server.address, prefix="driftwarden_demo"))
+            )
+        else:
+            pg = stack.enter_context(_stopping(start_embedded()))
+        broker = stack.enter_context(
+            _stopping(
+                resolve_broker(
+                    configured.kafka_bootstrap_servers
+                    if "kafka_bootstrap_servers" in configured.model_fields_set
+                    else None
+                )
+            )
+        )
         outcome.services = [f"PostgreSQL: {pg.detail}", f"Kafka-protocol broker: {broker.detail}"]
         settings = load_settings(
             database_url=pg.address,
             kafka_bootstrap_servers=broker.address,
             predictions_topic=f"driftwarden.demo-{run_id}.predictions",
             labels_topic=f"driftwarden.demo-{run_id}.labels",
+            features_topic=f"driftwarden.demo-{run_id}.features",
             consumer_group=f"driftwarden-demo-{run_id}",
             batch_size=2000,
             batch_max_wait_ms=300,
@@ -272,6 +290,14 @@ def run_demo(
     return outcome
 
 
+@contextmanager
+def _stopping(service: Service) -> Iterator[Service]:
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
 def _hhmm(ts: datetime) -> str:
     return ts.strftime("%H:%M")
 
@@ -292,10 +318,13 @@ def timeline(outcome: DemoOutcome) -> list[str]:
         f"({len(outcome.runs) - len(ok_runs)} skipped)."
     )
     if outcome.drift_start is not None:
-        lines.append(
-            f"Drift was injected into fraud-detector's amount and merchant_category "
-            f"from {_hhmm(outcome.drift_start)} UTC."
-        )
+        for model in outcome.models:
+            if model.drifted_features:
+                names = " and ".join(sorted(model.drifted_features))
+                lines.append(
+                    f"Drift was injected into {model.model_id}'s {names} "
+                    f"from {_hhmm(outcome.drift_start)} UTC."
+                )
     lines.append("")
     for model in outcome.models:
         runs = [r for r in ok_runs if r.model_id == model.model_id]

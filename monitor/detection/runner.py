@@ -16,14 +16,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import psycopg
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 import detectors
+from monitor.db.engine import make_sessionmaker
 from monitor.db.models import DetectorRun, FeatureResult, Label, ModelVersion, Monitor, Prediction
 from monitor.detection.baseline import load_baselines
 from monitor.detection.spec import MonitorSpec
-from monitor.detection.windows import closed_windows
+from monitor.detection.windows import closed_windows, floor_to
 from monitor.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -102,7 +105,7 @@ def _evaluate_version(
 
 
 def _run_window(
-    session: Session, monitor: Monitor, spec: MonitorSpec, lo: datetime, hi: datetime
+    session: Session, monitor: Monitor, spec: MonitorSpec, *, lo: datetime, hi: datetime
 ) -> list[RunSummary]:
     windows: dict[str, _Window] = defaultdict(lambda: _Window([], []))
     rows = session.execute(
@@ -212,8 +215,51 @@ def _run_window(
     return summaries
 
 
-def _first_event(session: Session, model_id: str) -> datetime | None:
-    return session.scalar(select(func.min(Prediction.ts)).where(Prediction.model_id == model_id))
+def _next_window(
+    session: Session, monitor: Monitor, spec: MonitorSpec, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """The next window to check: after ``checked_until``, starting at the first window
+    that holds an event (empty stretches are skipped, not run one by one), and closed
+    for at least the spec's ``delay`` so that events still in flight are in."""
+    query = select(func.min(Prediction.ts)).where(Prediction.model_id == spec.model_id)
+    if monitor.checked_until is not None:
+        query = query.where(Prediction.ts >= monitor.checked_until)
+    first = session.scalar(query)
+    if first is None:
+        return None
+    start = floor_to(first, spec.window_size)
+    if monitor.checked_until is not None:
+        start = max(start, monitor.checked_until)
+    due = closed_windows(start, now - spec.delay_size, spec.window_size, limit=1)
+    return due[0] if due else None
+
+
+def _record_failure(
+    session: Session,
+    monitor: Monitor,
+    spec: MonitorSpec,
+    *,
+    lo: datetime,
+    hi: datetime,
+    exc: Exception,
+) -> RunSummary:
+    now = datetime.now(UTC)
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    session.add(
+        DetectorRun(
+            monitor_id=monitor.id,
+            model_id=spec.model_id,
+            model_version="",
+            signal=spec.signal,
+            window_start=lo,
+            window_end=hi,
+            status="error",
+            error=error,
+            started_at=now,
+            finished_at=now,
+        )
+    )
+    return RunSummary(monitor.name, spec.model_id, "", lo, hi, "error", 0, error=error)
 
 
 def run_due(
@@ -226,7 +272,7 @@ def run_due(
     """Run every closed, not yet checked window of every enabled monitor (at most
     ``max_windows`` per monitor per call). Returns what was run, oldest first."""
     now = now or datetime.now(UTC)
-    sessions = sessionmaker(engine, expire_on_commit=False)
+    sessions = make_sessionmaker(engine)
     with sessions() as session:
         monitor_ids = list(
             session.scalars(select(Monitor.id).where(Monitor.enabled).order_by(Monitor.id))
@@ -243,14 +289,27 @@ def run_due(
                 if monitor is None:
                     break  # another worker holds it
                 spec = MonitorSpec.model_validate(monitor.spec)
-                start = monitor.checked_until or _first_event(session, spec.model_id)
-                if start is None:
+                window = _next_window(session, monitor, spec, now)
+                if window is None:
                     break
-                due = closed_windows(start, now, spec.window_size, limit=1)
-                if not due:
-                    break
-                lo, hi = due[0]
-                window_summaries = _run_window(session, monitor, spec, lo, hi)
+                lo, hi = window
+                try:
+                    with session.begin_nested():
+                        window_summaries = _run_window(session, monitor, spec, lo=lo, hi=hi)
+                except (SQLAlchemyError, psycopg.Error):
+                    raise  # the database itself: let the worker back off and retry
+                except Exception as exc:
+                    # One bad window (odd data, a detector bug) must not stall the
+                    # monitor or the ones after it: record it as an error run and go on.
+                    log.exception(
+                        "model=%s monitor=%s window=%s failed",
+                        spec.model_id,
+                        monitor.name,
+                        lo.isoformat(),
+                    )
+                    window_summaries = [
+                        _record_failure(session, monitor, spec, lo=lo, hi=hi, exc=exc)
+                    ]
                 monitor.checked_until = hi
             summaries.extend(window_summaries)
             if on_run is not None:

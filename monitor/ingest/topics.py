@@ -14,9 +14,10 @@ def ensure_topics(
     topics: list[str],
     *,
     partitions: int = 3,
-    replication: int = 1,
+    replication: int = -1,
 ) -> list[str]:
-    """Create the missing topics; return the names created."""
+    """Create the missing topics; return the names created. ``replication=-1`` takes
+    the broker's ``default.replication.factor``."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="driftwarden-admin")
     try:
         existing = set(admin.list_topics())

@@ -13,9 +13,12 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
+from sqlalchemy import make_url
 
 from monitor.config import libpq_url
 from monitor.services import Service, port_open
@@ -34,19 +37,30 @@ def _accepts_connections(url: str) -> bool:
         return False
 
 
-def _start_machine_cluster() -> bool:
-    """Start the Debian cluster if PostgreSQL is installed but down; True if it came up."""
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
-        return False
+def _pg_ctlcluster(action: str) -> None:
     for version in sorted(os.listdir("/etc/postgresql")):
-        cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"]
+        cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action]
         subprocess.run(cmd, check=False, capture_output=True, timeout=60)
+
+
+def _start_machine_cluster() -> Service | None:
+    """Start the Debian cluster if PostgreSQL is installed but down (stopped again when
+    the returned service stops); None if there is none or it did not come up."""
+    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
+        return None
+    _pg_ctlcluster("start")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if _accepts_connections(MACHINE_URL):
-            return True
+            return Service(
+                "postgresql",
+                MACHINE_URL,
+                True,
+                "machine server, started for this run",
+                lambda: _pg_ctlcluster("stop"),
+            )
         time.sleep(0.3)
-    return False
+    return None
 
 
 def start_embedded(data_dir: Path | None = None) -> Service:
@@ -85,8 +99,32 @@ def resolve_postgres(url: str | None) -> Service:
         return Service("postgresql", url, False, "configured")
     if port_open("127.0.0.1", 5432) and _accepts_connections(MACHINE_URL):
         return Service("postgresql", MACHINE_URL, False, "machine server on 127.0.0.1:5432")
-    if _start_machine_cluster():
-        # Started by us, but it is the machine's service: leave it running for others.
-        return Service("postgresql", MACHINE_URL, False, "machine server, started")
+    started = _start_machine_cluster()
+    if started is not None:
+        return started
     log.info("no PostgreSQL on 127.0.0.1:5432; starting an embedded one")
     return start_embedded()
+
+
+def scratch_database(server_url: str, *, prefix: str) -> Service:
+    """Create an empty database on the server; stopping the service drops it. Lets the
+    demo and the tests use a configured server without touching its other databases."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+    return Service(
+        "postgresql",
+        url.render_as_string(hide_password=False),
+        True,
+        f"database {name}, dropped at the end",
+        drop,
+    )

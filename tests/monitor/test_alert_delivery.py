@@ -36,7 +36,7 @@ def seed_runs(engine: Engine, shifts: list[bool]) -> None:
     for i, shift in enumerate(shifts):
         evs.extend(events(START + i * HOUR, 200, rng=rng, shift=shift, prefix=f"w{i}"))
     store(engine, evs)
-    run_due(engine, now=START + len(shifts) * HOUR)
+    run_due(engine, now=START + len(shifts) * HOUR + timedelta(minutes=10))
 
 
 def add_rule(engine: Engine, url: str, **overrides: object) -> None:

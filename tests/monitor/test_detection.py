@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from factories import MODEL, events, recent_start, register, store
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import DetectorRun, FeatureResult
 from monitor.detection.runner import run_due
+from monitor.detection.spec import MonitorSpec
 
 START = recent_start().replace(hour=0)
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 
 def test_each_closed_window_is_checked_once_and_drift_is_found_where_injected(db: Engine) -> None:
@@ -24,7 +27,11 @@ def test_each_closed_window_is_checked_once_and_drift_is_found_where_injected(db
     store(db, events(START + 2 * HOUR, 20, rng=rng, prefix="w2"))  # too few rows
     store(db, events(START + 3 * HOUR, 300, rng=rng, prefix="w3"))  # window still open
 
-    runs = run_due(db, now=START + 3 * HOUR + timedelta(minutes=30))
+    # A window is due once closed for the allowed lateness (default 5 minutes): at +2h04
+    # the second window, closed at +2h, still waits for stragglers.
+    first = run_due(db, now=START + 2 * HOUR + timedelta(minutes=4))
+    assert [r.window_start for r in first] == [START]
+    runs = first + run_due(db, now=START + 3 * HOUR + timedelta(minutes=30))
 
     assert [(r.window_start, r.status) for r in runs] == [
         (START, "ok"),
@@ -47,7 +54,8 @@ def test_each_closed_window_is_checked_once_and_drift_is_found_where_injected(db
 
     # Nothing new is due: a second pass runs nothing; the open window waits for its end.
     assert run_due(db, now=START + 3 * HOUR + timedelta(minutes=30)) == []
-    later = run_due(db, now=START + 4 * HOUR)
+    assert run_due(db, now=START + 4 * HOUR) == []
+    later = run_due(db, now=START + 4 * HOUR + timedelta(minutes=10))
     assert [(r.window_start, r.status) for r in later] == [(START + 3 * HOUR, "ok")]
 
 
@@ -57,9 +65,41 @@ def test_a_version_without_baseline_is_reported_not_skipped(db: Engine) -> None:
     for e in evs:
         e["model_version"] = "2"
     store(db, evs)
-    runs = run_due(db, now=START + HOUR)
+    runs = run_due(db, now=START + 2 * HOUR)
     assert len(runs) == 1
     assert runs[0].status == "error"
     assert runs[0].error is not None
     assert "model_version='2'" in runs[0].error
     assert runs[0].model_id == MODEL
+
+
+def test_empty_stretches_are_skipped_and_a_failing_window_does_not_stall_the_monitor(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(db)
+    rng = np.random.default_rng(13)
+    store(db, events(START, 100, rng=rng, prefix="a"))
+    store(db, events(START + 2 * DAY, 100, rng=rng, prefix="b"))  # two days later
+    import monitor.detection.runner as runner  # noqa: PLC0415
+
+    real = runner._evaluate_version
+    calls = {"n": 0}
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ZeroDivisionError("detector bug")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "_evaluate_version", flaky)
+    runs = run_due(db, now=START + 3 * DAY)
+    assert [(r.window_start, r.status) for r in runs] == [
+        (START, "error"),
+        (START + 2 * DAY, "ok"),  # the 47 empty windows between were not run one by one
+    ]
+    assert runs[0].error == "ZeroDivisionError: detector bug"
+
+
+def test_an_unknown_method_is_refused_when_the_monitor_is_declared() -> None:
+    with pytest.raises(ValueError, match=r"methods\.income='magic' is not a known test"):
+        MonitorSpec(model_id="m", methods={"income": "magic"})

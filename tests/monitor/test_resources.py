@@ -54,6 +54,11 @@ def test_the_quickstart_example_applies_and_reapplies(db: Engine) -> None:
             "task_type='ranking'",
         ),
         ({"kind": "Receiver", "name": "r", "url": "ftp://x"}, "url='ftp://x'"),
+        ({"kind": "Receiver", "name": "r", "url": "http://[::1"}, "url='http://[::1'"),
+        (
+            {"kind": "Rule", "name": "R", "condition": {"value": "drifted"}, "receiver": "nobody"},
+            "receiver='nobody' is not defined",
+        ),
         ({"kind": "Dashboard"}, "kind='Dashboard'"),
     ],
 )
