@@ -1,0 +1,313 @@
+"""End-to-end ingest throughput: Kafka -> `driftwarden ingest` -> PostgreSQL.
+
+Streams N prediction events (25 features: 20 numerical, 5 categorical; ~600 bytes) into
+a topic of the real broker, then measures, in the same run:
+
+  raw_consume   a bare kafka-python consumer reading the same messages (the anchor)
+  raw_copy      binary COPY of the same rows into an unindexed table (the database anchor)
+  one           one `driftwarden ingest` process: first stored row -> last stored row
+  two           two processes in one consumer group on the same backlog
+
+and the peak RSS of a consumer process (VmHWM). Medians over --repeat runs.
+
+    python bench/ingest.py [--quick] [--events N] [--repeat K]
+
+Uses DRIFTWARDEN_DATABASE_URL / DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS when set (a scratch
+database is created there and dropped), else starts PostgreSQL and a broker itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from kafka import KafkaConsumer, KafkaProducer
+from sqlalchemy.orm import Session
+
+from monitor.config import libpq_url, load_settings
+from monitor.db import migrate
+from monitor.db.engine import make_engine
+from monitor.ingest.topics import ensure_topics
+from monitor.resources import FeatureSchema, ModelDoc, register_model
+from monitor.services.broker import resolve_broker
+from monitor.services.postgres import resolve_postgres, scratch_database
+
+N_NUM, N_CAT = 20, 5
+NUM = [f"n{i:02d}" for i in range(N_NUM)]
+CAT = [f"c{i}" for i in range(N_CAT)]
+PARTITIONS = 4
+CLI = str(Path(sys.executable).parent / "driftwarden")
+
+
+def make_messages(n: int, seed: int = 0) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    num = np.round(rng.normal(size=(n, N_NUM)) * 100, 4)
+    cats = rng.integers(0, 12, size=(n, N_CAT))
+    start = datetime.now(UTC) - timedelta(hours=2)
+    out = []
+    for i in range(n):
+        features: dict[str, Any] = dict(zip(NUM, num[i].tolist(), strict=True))
+        features.update({k: f"level_{c}" for k, c in zip(CAT, cats[i].tolist(), strict=True)})
+        event = {
+            "event_id": uuid.uuid4().hex,
+            "model_id": "bench",
+            "model_version": "1",
+            "timestamp": (start + timedelta(milliseconds=i)).isoformat(),
+            "features": features,
+            "prediction": int(i % 2),
+            "scores": {"0": 0.4, "1": 0.6},
+        }
+        out.append(json.dumps(event).encode())
+    return out
+
+
+def produce(bootstrap: str, topic: str, messages: list[bytes]) -> float:
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=20,
+        batch_size=256 * 1024,
+        acks=1,
+        compression_type=None,
+    )
+    began = time.perf_counter()
+    for m in messages:
+        producer.send(topic, value=m, key=b"bench")
+    producer.flush()
+    elapsed = time.perf_counter() - began
+    producer.close()
+    return len(messages) / elapsed
+
+
+def raw_consume(bootstrap: str, topic: str, n: int) -> float:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        max_poll_records=2000,
+    )
+    seen, began = 0, None
+    deadline = time.monotonic() + 300
+    while seen < n and time.monotonic() < deadline:
+        batch = consumer.poll(timeout_ms=500)
+        got = sum(len(v) for v in batch.values())
+        if got and began is None:
+            began = time.perf_counter()  # from the first record: group join excluded
+        seen += got
+    elapsed = time.perf_counter() - (began or time.perf_counter())
+    consumer.close()
+    return seen / elapsed if elapsed else 0.0
+
+
+def raw_copy(url: str, messages: list[bytes]) -> float:
+    rows = []
+    for m in messages:
+        e = json.loads(m)
+        f = e["features"]
+        rows.append(
+            (
+                e["event_id"],
+                datetime.fromisoformat(e["timestamp"]),
+                e["model_id"],
+                "1",
+                [f[k] for k in NUM],
+                [f[k] for k in CAT],
+            )
+        )
+    with psycopg.connect(libpq_url(url)) as conn:
+        conn.execute(
+            "CREATE TEMP TABLE raw_copy (event_id text, ts timestamptz, model_id text, "
+            "model_version text, num float8[], cat text[])"
+        )
+        began = time.perf_counter()
+        with conn.cursor() as cur, cur.copy("COPY raw_copy FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "timestamptz", "text", "text", "float8[]", "text[]"])
+            for r in rows:
+                copy.write_row(r)
+        conn.commit()
+        return len(rows) / (time.perf_counter() - began)
+
+
+def stored(url: str) -> int:
+    with psycopg.connect(libpq_url(url)) as conn:
+        return int(conn.execute("SELECT count(*) FROM predictions").fetchone()[0])  # type: ignore[index]
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_consumers(
+    url: str, bootstrap: str, topic: str, n: int, processes: int
+) -> tuple[float, float]:
+    """Start ``processes`` ingest processes in a fresh group; events/s and peak RSS (MB)."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("TRUNCATE predictions")
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DRIFTWARDEN_DATABASE_URL": url,
+        "DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "DRIFTWARDEN_PREDICTIONS_TOPIC": topic,
+        "DRIFTWARDEN_CONSUMER_GROUP": group,
+        "DRIFTWARDEN_SESSION_TIMEOUT_MS": "6000",
+        "DRIFTWARDEN_LOG_LEVEL": "WARNING",
+    }
+    procs = [
+        subprocess.Popen([CLI, "ingest"], env=env, stdout=subprocess.DEVNULL)
+        for _ in range(processes)
+    ]
+    peak = 0.0
+    try:
+        first_at = first_count = None
+        deadline = time.monotonic() + 600
+        count = 0
+        while count < n and time.monotonic() < deadline:
+            time.sleep(0.25)
+            peak = max([peak, *(peak_rss_mb(p.pid) for p in procs)])
+            count = stored(url)
+            if count and first_at is None:
+                first_at, first_count = time.perf_counter(), count
+        done_at = time.perf_counter()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+    if count < n or first_at is None or first_count is None:
+        raise RuntimeError(f"only {count} of {n} events stored")
+    return (n - first_count) / (done_at - first_at), peak
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--repeat", type=int)
+    args = parser.parse_args()
+    n = args.events or (30_000 if args.quick else 200_000)
+    repeat = args.repeat or (1 if args.quick else 3)
+    configured = load_settings()
+    with ExitStack() as stack:
+        server = resolve_postgres(
+            configured.database_url if "database_url" in configured.model_fields_set else None
+        )
+        stack.callback(server.stop)
+        db = scratch_database(server.address, prefix="bench_ingest")
+        stack.callback(db.stop)
+        broker = resolve_broker(
+            configured.kafka_bootstrap_servers
+            if "kafka_bootstrap_servers" in configured.model_fields_set
+            else None
+        )
+        stack.callback(broker.stop)
+        migrate.upgrade(db.address)
+        engine = make_engine(load_settings(database_url=db.address))
+        with Session(engine) as session, session.begin():
+            features = [FeatureSchema(name=k, kind="numerical") for k in NUM]
+            features += [FeatureSchema(name=k, kind="categorical") for k in CAT]
+            register_model(
+                session,
+                ModelDoc(
+                    model_id="bench",
+                    task_type="binary_classification",
+                    version="1",
+                    features=features,
+                ),
+            )
+        engine.dispose()
+        topic = f"bench-{uuid.uuid4().hex[:8]}.predictions"
+        ensure_topics(broker.address, [topic], partitions=PARTITIONS)
+        messages = make_messages(n)
+        produce_rate = produce(broker.address, topic, messages)
+        size = sum(map(len, messages)) // n
+        print(f"{n} events of ~{size} bytes; produced at {produce_rate:,.0f}/s")
+
+        figures: dict[str, list[float]] = {
+            "raw_consume": [],
+            "raw_copy": [],
+            "one": [],
+            "two": [],
+            "rss": [],
+        }
+        for i in range(repeat):
+            figures["raw_consume"].append(raw_consume(broker.address, topic, n))
+            figures["raw_copy"].append(raw_copy(db.address, messages))
+            one, rss = run_consumers(db.address, broker.address, topic, n, 1)
+            figures["one"].append(one)
+            figures["rss"].append(rss)
+            two, rss2 = run_consumers(db.address, broker.address, topic, n, 2)
+            figures["two"].append(two)
+            figures["rss"].append(rss2)
+            print(
+                f"run {i + 1}: raw consume {figures['raw_consume'][-1]:,.0f}/s, raw COPY "
+                f"{figures['raw_copy'][-1]:,.0f}/s, one consumer {one:,.0f}/s, two {two:,.0f}/s, "
+                f"peak RSS {max(rss, rss2):.0f} MB"
+            )
+    med = {k: statistics.median(v) for k, v in figures.items()}
+    peak = max(figures["rss"])
+    ratios = {
+        "one_vs_raw_consume": med["one"] / med["raw_consume"],
+        "two_vs_one": med["two"] / med["one"],
+        "one_vs_raw_copy": med["one"] / med["raw_copy"],
+    }
+    targets = {
+        "one_vs_raw_consume": ">=0.6",
+        "events_per_s_one": ">=25000",
+        "two_vs_one": ">=1.6",
+        "peak_rss_mb": "<300",
+    }
+    passed = (
+        ratios["one_vs_raw_consume"] >= 0.6
+        and med["one"] >= 25_000
+        and ratios["two_vs_one"] >= 1.6
+        and peak < 300
+    )
+    print(
+        f"medians: raw consume {med['raw_consume']:,.0f}/s | raw COPY {med['raw_copy']:,.0f}/s | "
+        f"one consumer {med['one']:,.0f}/s ({ratios['one_vs_raw_consume']:.2f}x raw consume) | "
+        f"two consumers {med['two']:,.0f}/s ({ratios['two_vs_one']:.2f}x one) | "
+        f"peak RSS {peak:.0f} MB"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "events": n,
+                "repeat": repeat,
+                "raw_consume_per_s": round(med["raw_consume"]),
+                "raw_copy_per_s": round(med["raw_copy"]),
+                "events_per_s_one": round(med["one"]),
+                "events_per_s_two": round(med["two"]),
+                **{k: round(v, 3) for k, v in ratios.items()},
+                "peak_rss_mb": round(peak),
+                "targets": targets,
+                "pass": passed,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
