@@ -22,6 +22,8 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from monitor.db import copy_types
+from monitor.db.copy_types import Float8Array, TextArray
 from monitor.db.models import DeadLetter, FeatureLog, Label, QualityCount
 from monitor.db.partitions import PartitionManager
 from monitor.events import FeatureLogEvent, LabelEvent, PredictionEvent
@@ -183,6 +185,7 @@ class BatchWriter:
         if not unique:
             return 0
         pg = session.connection().connection.driver_connection
+        copy_types.register(pg)  # type: ignore[arg-type]
         with pg.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE predictions INCLUDING DEFAULTS) "
@@ -194,7 +197,8 @@ class BatchWriter:
                     e, f = p.event, p.features
                     copy.write_row((
                         e.event_id, e.timestamp, e.model_id, e.model_version,
-                        f.num_values if f else None, f.cat_values if f else None,
+                        Float8Array(f.num_values) if f else None,
+                        TextArray(f.cat_values) if f else None,
                         _jsonb(f.extra if f else None), _jsonb(e.prediction),
                         _jsonb(e.scores), _jsonb(e.segment),
                     ))  # fmt: skip

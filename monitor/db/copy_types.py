@@ -1,0 +1,69 @@
+"""Binary COPY encoders for the feature arrays.
+
+psycopg's generic list dumper walks each element in Python; packing a whole float8[] or
+text[] with one ``struct.pack`` is about 20% faster end to end on 25-feature rows
+(measured with bench/ingest.py's rows). The wire format is PostgreSQL's array_send:
+ndim, has-null flag, element OID, then per dimension (size, lower bound), then per
+element a length (-1 for NULL) and the element's binary value.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from psycopg.abc import AdaptContext
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+
+FLOAT8_OID, FLOAT8_ARRAY_OID = 701, 1022
+TEXT_OID, TEXT_ARRAY_OID = 25, 1009
+_NULL = b"\xff\xff\xff\xff"
+_HEADER = struct.Struct(">iiiii")
+_LENGTH = struct.Struct(">i")
+_DOUBLE = struct.Struct(">id")
+
+
+class Float8Array(list[float | None]):
+    """A list COPY writes as float8[]."""
+
+
+class TextArray(list[str | None]):
+    """A list COPY writes as text[]."""
+
+
+class _Float8ArrayDumper(Dumper):
+    format = Format.BINARY
+    oid = FLOAT8_ARRAY_OID
+
+    def dump(self, obj: Any) -> bytes:
+        n = len(obj)
+        if None not in obj:
+            return struct.pack(
+                f">iiiii{'id' * n}", 1, 0, FLOAT8_OID, n, 1, *[x for v in obj for x in (8, v)]
+            )
+        parts = [_HEADER.pack(1, 1, FLOAT8_OID, n, 1)]
+        parts.extend(_NULL if v is None else _DOUBLE.pack(8, v) for v in obj)
+        return b"".join(parts)
+
+
+class _TextArrayDumper(Dumper):
+    format = Format.BINARY
+    oid = TEXT_ARRAY_OID
+
+    def dump(self, obj: Any) -> bytes:
+        parts = [_HEADER.pack(1, int(None in obj), TEXT_OID, len(obj), 1)]
+        for v in obj:
+            if v is None:
+                parts.append(_NULL)
+            else:
+                data = v.encode()
+                parts.append(_LENGTH.pack(len(data)))
+                parts.append(data)
+        return b"".join(parts)
+
+
+def register(context: AdaptContext) -> None:
+    """Use these encoders for :class:`Float8Array` and :class:`TextArray` in ``context``."""
+    context.adapters.register_dumper(Float8Array, _Float8ArrayDumper)
+    context.adapters.register_dumper(TextArray, _TextArrayDumper)
