@@ -97,3 +97,36 @@ def settings(database_url: str, bootstrap: str) -> Settings:
         retry_backoff_initial_s=0.2,
         retry_backoff_max_s=1.0,
     )
+
+
+FAULT_SQL = """
+CREATE TABLE e2e_fault (active boolean NOT NULL);
+INSERT INTO e2e_fault VALUES (true);
+CREATE SEQUENCE e2e_fault_hits;
+CREATE FUNCTION e2e_fault_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (SELECT active FROM e2e_fault) THEN
+    PERFORM nextval('e2e_fault_hits');  -- sequences survive the rollback: counts attempts
+    RAISE EXCEPTION 'injected database outage';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER e2e_fault BEFORE INSERT ON predictions FOR EACH ROW EXECUTE FUNCTION e2e_fault_fn();
+"""
+UNFAULT_SQL = """
+DROP TRIGGER IF EXISTS e2e_fault ON predictions;
+DROP FUNCTION IF EXISTS e2e_fault_fn();
+DROP SEQUENCE IF EXISTS e2e_fault_hits;
+DROP TABLE IF EXISTS e2e_fault;
+"""
+
+
+@pytest.fixture
+def outage(db: Engine) -> Iterator[Engine]:
+    """The test database, rejecting every prediction insert until
+    ``UPDATE e2e_fault SET active = false``; ``e2e_fault_hits`` counts the attempts."""
+    with db.begin() as conn:
+        conn.execute(text(FAULT_SQL))
+    yield db
+    with db.begin() as conn:
+        conn.execute(text(UNFAULT_SQL))

@@ -164,9 +164,9 @@ class IngestLoop:
                     maintained_at = time.monotonic()
                 self._fill(stop)
                 if not self._pending.records:
-                    if not self._consumer.assignment():
-                        # Joining the group is not idleness: the idle clock starts once
-                        # partitions are assigned.
+                    if not self._caught_up():
+                        # Joining the group, or partitions with records still to fetch,
+                        # is not idleness: the idle clock starts once we are caught up.
                         last_record_at = time.monotonic()
                     elif (
                         idle_exit_s is not None and time.monotonic() - last_record_at >= idle_exit_s
@@ -183,6 +183,17 @@ class IngestLoop:
             # Never let close() auto-commit: only written batches have committed offsets.
             self._consumer.close(autocommit=False)
         return self.stats
+
+    def _caught_up(self) -> bool:
+        """Assigned partitions, each read up to its fetch high watermark."""
+        assignment = self._consumer.assignment()
+        if not assignment:
+            return False
+        for tp in assignment:
+            high = self._consumer.highwater(tp)
+            if high is None or self._consumer.position(tp) < high:
+                return False
+        return True
 
     def _fill(self, stop: threading.Event) -> None:
         deadline = time.monotonic() + self._settings.batch_max_wait_ms / 1000

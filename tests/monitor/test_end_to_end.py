@@ -15,12 +15,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pytest
 from factories import MODEL, committed_offset, encode, events, produce, register, settings_env
 from sqlalchemy import Engine, text
 
@@ -34,36 +32,6 @@ HOUR = timedelta(hours=1)
 SECRET = "e2e-secret"
 # The console script installed next to the interpreter running the tests.
 CLI = str(Path(sys.executable).parent / "driftwarden")
-
-FAULT_SQL = """
-CREATE TABLE e2e_fault (active boolean NOT NULL);
-INSERT INTO e2e_fault VALUES (true);
-CREATE SEQUENCE e2e_fault_hits;
-CREATE FUNCTION e2e_fault_fn() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF (SELECT active FROM e2e_fault) THEN
-    PERFORM nextval('e2e_fault_hits');  -- sequences survive the rollback: counts attempts
-    RAISE EXCEPTION 'injected database outage';
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER e2e_fault BEFORE INSERT ON predictions FOR EACH ROW EXECUTE FUNCTION e2e_fault_fn();
-"""
-UNFAULT_SQL = """
-DROP TRIGGER IF EXISTS e2e_fault ON predictions;
-DROP FUNCTION IF EXISTS e2e_fault_fn();
-DROP SEQUENCE IF EXISTS e2e_fault_hits;
-DROP TABLE IF EXISTS e2e_fault;
-"""
-
-
-@pytest.fixture
-def outage(db: Engine) -> Iterator[Engine]:
-    with db.begin() as conn:
-        conn.execute(text(FAULT_SQL))
-    yield db
-    with db.begin() as conn:
-        conn.execute(text(UNFAULT_SQL))
 
 
 def cli(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
