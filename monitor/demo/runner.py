@@ -138,6 +138,8 @@ def _produce(
         predictions_topic=settings.predictions_topic,
         labels_topic=settings.labels_topic,
     )
+    if not logger.wait_connected(timeout=30):
+        raise RuntimeError("the broker did not accept the producer in 30 s")
     total = len(models) * hours * per_hour
     sent = 0
     try:

@@ -56,6 +56,7 @@ def stream(settings: Settings, payloads: list[bytes], *, per_second: float | Non
     logger = PredictionLogger(
         bootstrap_servers=settings.bootstrap_servers, predictions_topic=settings.predictions_topic
     )
+    assert logger.wait_connected(timeout=30)
     try:
         began = time.monotonic()
         for i, raw in enumerate(payloads):
