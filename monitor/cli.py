@@ -26,10 +26,14 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 baseline_app = typer.Typer(help="Reference profiles of model versions.", no_args_is_help=True)
 services_app = typer.Typer(help="Local PostgreSQL and broker for tests.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+dead_letters_app = typer.Typer(
+    help="Messages ingest refused, with the reason.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(services_app, name="services")
 app.add_typer(topics_app, name="topics")
+app.add_typer(dead_letters_app, name="dead-letters")
 
 console = Console()
 
@@ -171,6 +175,92 @@ def topics_create(partitions: int = 3, replication_factor: int = -1) -> None:
         replication=replication_factor,
     )
     console.print(f"created: {created or 'nothing (all exist)'}")
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    error_class: Annotated[str | None, typer.Option(help="e.g. unknown_model")] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    replayed: Annotated[bool, typer.Option(help="Include replayed ones.")] = False,
+    limit: int = 100,
+    output: Annotated[str, typer.Option(help="table or json")] = "table",
+) -> None:
+    """List dead letters, oldest first."""
+    import json  # noqa: PLC0415
+
+    from rich.table import Table  # noqa: PLC0415
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.ingest.deadletters import list_dead_letters  # noqa: PLC0415
+
+    engine = make_engine(_settings())
+    with Session(engine) as session:
+        letters = list_dead_letters(
+            session, error_class=error_class, model_id=model, include_replayed=replayed, limit=limit
+        )
+    engine.dispose()
+    rows = [
+        {
+            "id": d.id,
+            "source": f"{d.topic}[{d.partition}]@{d.offset}",
+            "model": d.model_id,
+            "error_class": d.error_class,
+            "error_message": d.error_message,
+            "received_at": d.received_at.isoformat(),
+            "bytes": d.raw_size,
+            "replayed_at": d.replayed_at.isoformat() if d.replayed_at else None,
+        }
+        for d in letters
+    ]
+    if output == "json":
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("id", "source", "model", "error", "message", "received")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["source"]),
+            str(r["model"] or ""),
+            str(r["error_class"]),
+            str(r["error_message"])[:80],
+            str(r["received_at"]),
+        )
+    console.print(table)
+
+
+@dead_letters_app.command("replay")
+def dead_letters_replay(
+    ids: Annotated[
+        list[int] | None, typer.Option("--id", help="Dead letter id (repeatable).")
+    ] = None,
+    error_class: Annotated[str | None, typer.Option()] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every dead letter not yet replayed.")
+    ] = False,
+    limit: int = 1000,
+) -> None:
+    """Decode dead letters again (after registering a model, fixing a schema...); store
+    those that now pass. Those that still fail stay, with their new reason."""
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.ingest.deadletters import replay  # noqa: PLC0415
+
+    if not (ids or error_class or all_):
+        console.print("[red]error:[/red] choose dead letters: --id N, --error-class X or --all")
+        raise typer.Exit(2)
+    settings = _settings()
+    engine = make_engine(settings)
+    outcomes = replay(engine, settings, ids=ids, error_class=error_class, limit=limit)
+    engine.dispose()
+    for o in outcomes:
+        console.print(
+            f"{o.dead_letter_id} {o.source}: "
+            + ("stored" if o.stored else f"still refused: {o.error}")
+        )
+    stored = sum(o.stored for o in outcomes)
+    console.print(
+        f"replayed {len(outcomes)}: {stored} stored, {len(outcomes) - stored} still refused"
+    )
 
 
 @app.command("ingest")

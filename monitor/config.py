@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_future_skew_s: int = Field(default=86_400, ge=0)
     # A feature log with no prediction after this long is counted as unmatched.
     feature_log_ttl_s: int = Field(default=3600, ge=1)
+    # Also copy each dead letter to <topic>.dlq with Kafka Connect's error headers.
+    dead_letter_topics: bool = False
     # Back-off after a failed database write before the batch is replayed.
     retry_backoff_initial_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=30.0, gt=0)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from monitor.config import Settings
 from monitor.db.engine import make_sessionmaker
 from monitor.ingest.catalog import ModelCatalog
+from monitor.ingest.deadletters import DLQ_SUFFIX, dlq_headers
 from monitor.ingest.prepare import Preparer
 from monitor.ingest.sink import Batch, BatchWriter, Rejected, Source, WriteCounts
 
@@ -120,6 +121,7 @@ class IngestLoop:
         self._preparer = Preparer(settings, catalog)
         self._consumer = consumer or make_kafka_consumer(settings)
         self._pending = _Pending()
+        self._dlq_producer: KafkaProducer | None = None
         topics = [settings.predictions_topic, settings.features_topic, settings.labels_topic]
         self._consumer.subscribe(topics, listener=self._pending)
         self._on_batch = on_batch
@@ -182,6 +184,8 @@ class IngestLoop:
         finally:
             # Never let close() auto-commit: only written batches have committed offsets.
             self._consumer.close(autocommit=False)
+            if self._dlq_producer is not None:
+                self._dlq_producer.close(timeout=10)
         return self.stats
 
     def _caught_up(self) -> bool:
@@ -213,31 +217,57 @@ class IngestLoop:
             log.warning("dead letter %s: %s: %s", r.source, r.error_class, r.error_message[:300])
         return batch
 
-    def _write(self, records: list[Record]) -> WriteCounts:
+    def _write(self, records: list[Record], rejected: list[Rejected]) -> WriteCounts:
         """Write the records in one transaction. If PostgreSQL refuses a value (a data
         exception, SQLSTATE class 22: the same message would fail on every replay), the
         batch is halved until the refused message is alone; it becomes a dead letter and
         the rest is stored. Any other error propagates: the caller replays the batch."""
         try:
             with self._sessions() as session:
-                return self._writer.write(session, self._decode(session, records))
+                batch = self._decode(session, records)
+                counts = self._writer.write(session, batch)
+                rejected.extend(batch.rejected)
+                return counts
         except (DataError, psycopg.errors.DataError) as exc:
             if len(records) > 1:
                 mid = len(records) // 2
-                return self._write(records[:mid]) + self._write(records[mid:])
+                return self._write(records[:mid], rejected) + self._write(records[mid:], rejected)
             rec = records[0]
             source = Source(rec.topic, rec.partition, rec.offset, rec.key)
             reason = str(getattr(exc, "orig", exc)).splitlines()[0]
             log.warning("dead letter %s: database_rejected: %s", source, reason)
-            rejected = Rejected(source, rec.value or b"", "database_rejected", reason)
+            refused = Rejected(source, rec.value or b"", "database_rejected", reason)
             with self._sessions() as session:
-                return self._writer.write(session, Batch(rejected=[rejected]))
+                counts = self._writer.write(session, Batch(rejected=[refused]))
+            rejected.append(refused)
+            return counts
+
+    def _mirror_dead_letters(self, rejected: list[Rejected]) -> None:
+        """Copy rejected records to ``<topic>.dlq`` with Kafka Connect's error headers.
+        Best effort: the dead_letters table is the record of truth, so a failure here is
+        logged and does not hold back the batch."""
+        try:
+            if self._dlq_producer is None:
+                self._dlq_producer = KafkaProducer(
+                    bootstrap_servers=self._settings.bootstrap_servers, acks="all"
+                )
+            for r in rejected:
+                self._dlq_producer.send(
+                    r.source.topic + DLQ_SUFFIX,
+                    key=r.source.key,
+                    value=r.raw,
+                    headers=dlq_headers(r),
+                )
+            self._dlq_producer.flush(timeout=30)
+        except KafkaError as exc:
+            log.error("could not copy %d dead letters to their .dlq topics: %r", len(rejected), exc)
 
     def _write_and_commit(self) -> bool:
         polled = self._pending.records
         records = [r for recs in polled.values() for r in recs]
+        rejected: list[Rejected] = []
         try:
-            counts = self._write(records)
+            counts = self._write(records, rejected)
         except (SQLAlchemyError, psycopg.Error) as exc:
             self.stats.db_failures += 1
             span = ", ".join(
@@ -249,6 +279,8 @@ class IngestLoop:
                 self._consumer.seek(tp, recs[0].offset)
             self._pending.records = {}
             return False
+        if rejected and self._settings.dead_letter_topics:
+            self._mirror_dead_letters(rejected)
         offsets = {
             tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in polled.items()
         }
