@@ -263,6 +263,16 @@ def dead_letters_replay(
     )
 
 
+@app.command("api")
+def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the HTTP API (FastAPI, uvicorn): POST /v1/events, /healthz, /docs."""
+    import uvicorn  # noqa: PLC0415
+
+    from monitor.api.app import create_app  # noqa: PLC0415
+
+    uvicorn.run(create_app(_settings()), host=host, port=port)
+
+
 @app.command("ingest")
 def ingest(
     idle_exit: Annotated[

@@ -35,6 +35,11 @@ class Layout:
         )
 
     @cached_property
+    def names(self) -> tuple[str, ...]:
+        """Every feature, numerical then categorical (the order of positional inputs)."""
+        return self.numerical + self.categorical
+
+    @cached_property
     def kinds(self) -> dict[str, str]:
         out = dict.fromkeys(self.numerical, "numerical")
         out.update(dict.fromkeys(self.categorical, "categorical"))

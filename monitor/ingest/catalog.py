@@ -173,6 +173,11 @@ class ModelCatalog:
                 "unknown_model", f"model_id={model_id!r}: unknown model (known: {known})"
             )
 
+    def latest_layout(self, session: Session, model_id: str) -> Layout:
+        """The layout of the model's most recently registered version."""
+        self.check_model(session, model_id)
+        return self._layouts[model_id].get(self._latest.get(model_id, ""), Layout((), ()))
+
     def layout(self, session: Session, model_id: str, version: str) -> Layout:
         """The layout of a version, registering an unseen version of a known model."""
         self._refresh_if_unknown(session, model_id, version)

@@ -212,7 +212,8 @@ class IngestLoop:
         batch = Batch()
         for rec in records:
             source = Source(rec.topic, rec.partition, rec.offset, rec.key)
-            self._preparer.add(session, batch, source, rec.value if rec.value is not None else b"")
+            raw = rec.value if rec.value is not None else b""
+            self._preparer.add(session, batch, source, raw, headers=rec.headers)
         for r in batch.rejected:
             log.warning("dead letter %s: %s: %s", r.source, r.error_class, r.error_message[:300])
         return batch

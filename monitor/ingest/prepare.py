@@ -7,6 +7,7 @@ the version's layout (the schema contract of :mod:`monitor.ingest.catalog`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -24,6 +25,13 @@ from monitor.events import (
     decode_prediction,
 )
 from monitor.ingest.catalog import ModelCatalog, map_features
+from monitor.ingest.kserve import (
+    REQUEST,
+    CloudEvent,
+    cloud_event,
+    request_to_feature_logs,
+    response_to_predictions,
+)
 from monitor.ingest.sink import Batch, PreparedPrediction, Rejected, Source
 
 
@@ -42,6 +50,25 @@ class Preparer:
                 f"{oldest.isoformat()} .. {newest.isoformat()} (retention_days, max_future_skew_s)",
             )
 
+    def _kserve(
+        self, session: Session, batch: Batch, ce: CloudEvent, raw: bytes, now: datetime
+    ) -> None:
+        self._check_time(ce.time, now)
+        if ce.type == REQUEST:
+            if not ce.service:
+                raise EventError(
+                    "invalid_event",
+                    "ce-inferenceservicename: needed to know the model of a request",
+                )
+            layout = self._catalog.latest_layout(session, ce.service)
+            batch.feature_logs.extend(
+                request_to_feature_logs(ce, raw, model_id=ce.service, feature_names=layout.names)
+            )
+            return
+        for event in response_to_predictions(ce, raw):
+            self._catalog.layout(session, event.model_id, event.model_version)
+            batch.predictions.append(PreparedPrediction(event, None))
+
     def add(
         self,
         session: Session,
@@ -49,18 +76,28 @@ class Preparer:
         source: Source,
         raw: bytes,
         *,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        route: str | None = None,
         now: datetime | None = None,
     ) -> None:
-        """Decode ``raw`` from ``source`` into ``batch`` (as an event or a dead letter)."""
+        """Decode ``raw`` from ``source`` into ``batch`` (as events or a dead letter).
+        A record with KServe inference-log CloudEvents headers is read as one, whatever
+        its topic (:mod:`monitor.ingest.kserve`). ``route`` names the topic whose kind of
+        event ``raw`` is when it did not come from Kafka (HTTP ingest)."""
         now = now or datetime.now(UTC)
+        topic = route or source.topic
         model_id: str | None = None
         try:
-            if source.topic == self._settings.labels_topic:
+            ce = cloud_event(headers)
+            if ce is not None:
+                model_id = ce.service
+                self._kserve(session, batch, ce, raw, now)
+            elif topic == self._settings.labels_topic:
                 label: LabelEvent = decode_label(raw)
                 model_id = label.model_id
                 self._catalog.check_model(session, label.model_id)
                 batch.labels.append(label)
-            elif source.topic == self._settings.features_topic:
+            elif topic == self._settings.features_topic:
                 log: FeatureLogEvent = decode_feature_log(raw)
                 model_id = log.model_id
                 self._check_time(log.timestamp, now)

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). Nothing else in the service imports it."""
