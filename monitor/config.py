@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     # Features logged apart from their predictions (joined by event_id).
     features_topic: str = "driftwarden.features"
     consumer_group: str = "driftwarden-ingest"
-    batch_size: int = Field(default=500, ge=1, le=100_000)
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(default=1000, ge=1, le=600_000)
     # Kafka group-membership timeout; Apache Kafka's default is 45 s.
     session_timeout_ms: int = Field(default=45_000, ge=1000)
