@@ -189,13 +189,15 @@ class IngestLoop:
         return self.stats
 
     def _caught_up(self) -> bool:
-        """Assigned partitions, each read up to its fetch high watermark."""
+        """Partitions assigned, and none known to hold unread records (a partition not
+        fetched yet has no high watermark; it counts as caught up, or an empty topic
+        would keep an idle consumer waiting forever)."""
         assignment = self._consumer.assignment()
         if not assignment:
             return False
         for tp in assignment:
             high = self._consumer.highwater(tp)
-            if high is None or self._consumer.position(tp) < high:
+            if high is not None and self._consumer.position(tp) < high:
                 return False
         return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from factories import MODEL, committed_offset, encode, events, produce, recent_start, register
@@ -121,3 +122,70 @@ def test_labels_join_predictions_whichever_arrives_first(db: Engine, settings: S
             text("SELECT count(*) FROM predictions p JOIN labels l USING (event_id)")
         )
     assert joined == 10
+
+
+def test_every_kind_of_bad_input_beside_good_messages(db: Engine, settings: Settings) -> None:
+    """The issue's list of bad input, in one stream with good events between each."""
+    register(db)
+    topic = settings.predictions_topic
+    ensure_topics(settings.bootstrap_servers, [topic, settings.labels_topic], partitions=1)
+    base = events(START, 1, rng=np.random.default_rng(9), prefix="base")[0]
+
+    def variant(**changes: object) -> bytes:
+        return json.dumps(
+            {**base, "event_id": f"v-{len(changes)}-{id(changes)}", **changes}, allow_nan=True
+        ).encode()
+
+    far_future = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    bad: list[tuple[bytes, str]] = [
+        (b"plain text", "not_json"),
+        (b"[1, 2, 3]", "not_object"),
+        (json.dumps({"model_id": MODEL, "timestamp": START.isoformat()}).encode(), "invalid_event"),
+        (variant(model_id="ghost"), "unknown_model"),
+        (variant(features={"income": "a lot"}), "feature_type"),
+        (variant(features={"region": "r" * 1_000_000}), "feature_type"),  # a 1 MB string
+        (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "not_json"),  # deeply nested
+        (b'{"event_id": "\xff\xfe", "model_id": "credit"}', "not_json"),  # invalid UTF-8
+        (variant(timestamp=far_future), "timestamp_out_of_range"),
+        (variant(timestamp="1970-01-01T00:00:00Z"), "timestamp_out_of_range"),
+        (
+            json.dumps({**base, "event_id": "big", "extra": "x" * 5_000_000}).encode(),
+            "stored",
+        ),  # a 5 MB message: valid, stored, the padding ignored
+    ]
+    nan = variant(features={"income": float("nan"), "age": 30, "region": "north"})
+    good = [encode(e) for e in events(START, len(bad) + 1, rng=np.random.default_rng(10))]
+    stream = [good[0]]
+    for (raw, _), g in zip(bad, good[1:], strict=True):
+        stream += [raw, g]
+    stream += [nan, good[0]]  # NaN stored as missing; a duplicate of the first event
+
+    from kafka import KafkaProducer  # noqa: PLC0415
+
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, max_request_size=8 * 1024 * 1024
+    )
+    for raw in stream:
+        producer.send(topic, value=raw, partition=0)
+    producer.flush()
+    producer.close()
+
+    stats = run_ingest(settings)
+    assert stats.consumed == len(stream)
+    expected_rejects = [reason for _, reason in bad if reason != "stored"]
+    with Session(db) as session:
+        reasons = [
+            d.error_class for d in session.scalars(select(DeadLetter).order_by(DeadLetter.offset))
+        ]
+        sizes = [
+            d.raw_size for d in session.scalars(select(DeadLetter).order_by(DeadLetter.offset))
+        ]
+    assert reasons == expected_rejects
+    assert max(sizes) > 1_000_000  # the 1 MB message, kept (cut) with its real size
+    # every good event, the NaN one and the 5 MB one; the duplicate once
+    assert count(db, Prediction) == len(good) + 2
+    with db.connect() as conn:
+        assert (
+            conn.scalar(text("SELECT sum(count) FROM quality_counts WHERE fact = 'non_finite'"))
+            == 1
+        )

@@ -104,11 +104,11 @@ def test_sigkill_at_random_points_while_100k_events_stream_in(
     finally:
         producer.join()
     assert kills == 4
-    # Restart until caught up: right after the kills, the group may still count the dead
-    # members (until their session times out) and give this consumer only some partitions.
+    # Right after the kills the group still counts the dead members, and gives them
+    # partitions, until their session times out (6 s here): stay longer than that.
     for _ in range(3):
         done = subprocess.run(
-            [CLI, "ingest", "--idle-exit", "3"],
+            [CLI, "ingest", "--idle-exit", "10"],
             env=env_for(settings),
             capture_output=True,
             text=True,
