@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from monitor.detection.baseline import build_profile, save_baseline
@@ -131,3 +133,39 @@ def committed_offset(settings: Any, topic: str, partition: int = 0) -> int | Non
         return consumer.committed(TopicPartition(topic, partition))  # type: ignore[no-any-return]
     finally:
         consumer.close(autocommit=False)
+
+
+# The console script installed next to the interpreter running the tests.
+CLI = str(Path(sys.executable).parent / "driftwarden")
+
+
+def scalar(engine: Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(text(sql)) or 0)
+
+
+def run_ingest(settings: Any, idle_exit_s: float = 2.0) -> Any:
+    """Run the ingest loop in this process until it has been idle for ``idle_exit_s``."""
+    import threading  # noqa: PLC0415
+
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.ingest.consumer import IngestLoop  # noqa: PLC0415
+
+    engine = make_engine(settings)
+    try:
+        return IngestLoop(settings, engine).run(threading.Event(), idle_exit_s=idle_exit_s)
+    finally:
+        engine.dispose()
+
+
+def cli(settings: Any, *args: str, timeout: float = 120) -> str:
+    """Run ``driftwarden ARGS`` with ``settings`` in its environment; its stdout."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    env = {**os.environ, **settings_env(settings)}
+    done = subprocess.run(
+        [CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"driftwarden {' '.join(args)} failed:\n{done.stderr}"
+    return done.stdout

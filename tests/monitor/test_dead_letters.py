@@ -3,46 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
-from factories import encode, events, produce, recent_start, register, settings_env
+from factories import (
+    cli,
+    encode,
+    events,
+    produce,
+    recent_start,
+    register,
+    run_ingest,
+)
 from kafka import KafkaConsumer
 from sqlalchemy import Engine, text
 
 from monitor.config import Settings
-from monitor.db.engine import make_engine
-from monitor.ingest.consumer import IngestLoop
 from monitor.ingest.topics import ensure_topics
-
-CLI = str(Path(sys.executable).parent / "driftwarden")
-
-
-def cli(settings: Settings, *args: str) -> str:
-    done = subprocess.run(
-        [CLI, *args],
-        env={**os.environ, **settings_env(settings)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def ingest(settings: Settings) -> None:
-    engine = make_engine(settings)
-    try:
-        IngestLoop(settings, engine).run(threading.Event(), idle_exit_s=2)
-    finally:
-        engine.dispose()
 
 
 def test_messages_of_a_model_registered_late_are_replayed_after_the_fix(
@@ -55,7 +33,7 @@ def test_messages_of_a_model_registered_late_are_replayed_after_the_fix(
         settings.predictions_topic,
         [encode(e) for e in evs] + [b"still not json"],
     )
-    ingest(settings)  # the model is not registered yet: all six are dead letters
+    run_ingest(settings)  # the model is not registered yet: all six are dead letters
 
     listed = json.loads(cli(settings, "dead-letters", "list", "--output", "json"))
     assert [d["error_class"] for d in listed] == ["unknown_model"] * 5 + ["not_json"]
@@ -80,7 +58,7 @@ def test_dead_letters_can_be_copied_to_a_dlq_topic_with_connect_headers(
     ensure_topics(settings.bootstrap_servers, [topic, topic + ".dlq"], partitions=1)
     good = encode(events(recent_start(), 1, rng=np.random.default_rng(2))[0])
     produce(settings.kafka_bootstrap_servers, topic, [good, b"{broken", good])
-    ingest(settings)
+    run_ingest(settings)
 
     consumer = KafkaConsumer(
         topic + ".dlq",

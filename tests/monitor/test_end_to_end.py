@@ -13,13 +13,23 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from factories import MODEL, committed_offset, encode, events, produce, register, settings_env
+from factories import (
+    CLI,
+    MODEL,
+    cli,
+    committed_offset,
+    encode,
+    events,
+    produce,
+    register,
+    scalar,
+    settings_env,
+)
 from sqlalchemy import Engine, text
 
 from monitor.alerting.notifiers.webhook import SIGNATURE_HEADER, verify_signature
@@ -30,22 +40,6 @@ from monitor.ingest.topics import ensure_topics
 
 HOUR = timedelta(hours=1)
 SECRET = "e2e-secret"
-# The console script installed next to the interpreter running the tests.
-CLI = str(Path(sys.executable).parent / "driftwarden")
-
-
-def cli(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_env(settings)}
-    done = subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert done.returncode == 0, f"driftwarden {' '.join(args)} failed:\n{done.stderr}"
-    return done
-
-
-def scalar(engine: Engine, sql: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(text(sql)) or 0)
 
 
 def wait_for(predicate: object, timeout: float, what: str) -> None:
@@ -137,7 +131,7 @@ def test_events_flow_from_kafka_to_a_signed_webhook(
             "receiver: retrain-hook\n"
         )
         cli(settings, "apply", "-f", str(rules))
-        out = cli(settings, "alert", "--once").stdout
+        out = cli(settings, "alert", "--once")
         requests = list(receiver.requests)
 
     assert "delivered" in out

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from factories import MODEL, committed_offset, encode, events, produce, recent_start, register
+from factories import (
+    MODEL,
+    committed_offset,
+    encode,
+    events,
+    produce,
+    recent_start,
+    register,
+    run_ingest,
+)
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from monitor.config import Settings
-from monitor.db.engine import make_engine
 from monitor.db.models import DeadLetter, Label, Prediction
-from monitor.ingest.consumer import IngestLoop, IngestStats
 from monitor.ingest.topics import ensure_topics
 
 START = recent_start()
-
-
-def run_ingest(settings: Settings, idle_exit_s: float = 2.0) -> IngestStats:
-    engine = make_engine(settings)
-    try:
-        return IngestLoop(settings, engine).run(threading.Event(), idle_exit_s=idle_exit_s)
-    finally:
-        engine.dispose()
 
 
 def count(engine: Engine, model: type[Prediction] | type[Label] | type[DeadLetter]) -> int:

@@ -10,15 +10,13 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import encode, events, recent_start, register, settings_env
+from factories import CLI, encode, events, recent_start, register, scalar, settings_env
 from sqlalchemy import Engine, text
 
 from monitor.config import Settings
@@ -27,13 +25,7 @@ from monitor.ingest.consumer import IngestLoop
 from monitor.ingest.topics import ensure_topics
 from monitor.sdk import PredictionLogger
 
-CLI = str(Path(sys.executable).parent / "driftwarden")
 START = recent_start()
-
-
-def scalar(engine: Engine, sql: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(text(sql)) or 0)
 
 
 def stored_exactly(engine: Engine, n: int) -> None:

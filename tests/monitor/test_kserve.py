@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from factories import MODEL, recent_start, register
+from factories import MODEL, recent_start, register, run_ingest
 from kafka import KafkaProducer
 from sqlalchemy import Engine, text
 
 from monitor.config import Settings
-from monitor.db.engine import make_engine
 from monitor.events import EventError
-from monitor.ingest.consumer import IngestLoop
 from monitor.ingest.kserve import (
     REQUEST,
     RESPONSE,
@@ -70,11 +67,7 @@ def test_a_request_and_its_response_pair_up_whichever_comes_first(
     )
     producer.flush()
     producer.close()
-    engine = make_engine(settings)
-    try:
-        IngestLoop(settings, engine).run(threading.Event(), idle_exit_s=2)
-    finally:
-        engine.dispose()
+    run_ingest(settings)
     with db.connect() as conn:
         rows = conn.execute(
             text(
