@@ -141,12 +141,19 @@ def baseline_create(
         kinds = {f["name"]: f["kind"] for f in mv.feature_schema}
         columns: dict[str, list[Any]] = {n: [] for n in kinds}
         with file.open(newline="") as fh:
-            for row in csv.DictReader(fh):
+            for line, row in enumerate(csv.DictReader(fh), start=2):  # line 1: the header
                 for n, kind in kinds.items():
                     raw = row.get(n)
                     value: Any = None if raw in (None, "") else raw
                     if value is not None and kind == "numerical":
-                        value = float(value)
+                        try:
+                            value = float(value)
+                        except ValueError:
+                            console.print(
+                                f"[red]error:[/red] {file}:{line}: {n}={raw!r} is not "
+                                "a number (numerical feature); nothing stored"
+                            )
+                            raise typer.Exit(2) from None
                     columns[n].append(value)
         profile, n_rows = build_profile(columns, kinds)
         save_baseline(
