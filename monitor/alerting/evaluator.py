@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select, text
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload
 
 from monitor.alerting.evaluate import InstanceState, Transition, fingerprint, step
 from monitor.alerting.payload import alertmanager_v4, render
 from monitor.alerting.rules import RuleSpec
+from monitor.db.engine import make_sessionmaker
 from monitor.db.models import AlertEvaluation, AlertRule, AlertState, DetectorRun, Notification
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def _evaluate_rule(session: Session, rule: AlertRule, now: datetime) -> list[Ale
 def evaluate_rules(engine: Engine, *, now: datetime | None = None) -> list[AlertEvent]:
     """Evaluate every enabled rule on the runs it has not seen yet."""
     now = now or datetime.now(UTC)
-    with sessionmaker(engine, expire_on_commit=False).begin() as session:
+    with make_sessionmaker(engine).begin() as session:
         if not session.scalar(
             text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": EVALUATOR_LOCK}
         ):

@@ -212,10 +212,11 @@ class IngestLoop:
 
     def _decode(self, session: Session, records: list[Record]) -> Batch:
         batch = Batch()
+        now = datetime.now(UTC)  # one clock reading per batch for the timestamp horizon
         for rec in records:
             source = Source(rec.topic, rec.partition, rec.offset, rec.key)
             raw = rec.value if rec.value is not None else b""
-            self._preparer.add(session, batch, source, raw, headers=rec.headers)
+            self._preparer.add(session, batch, source, raw, headers=rec.headers, now=now)
         for r in batch.rejected:
             log.warning("dead letter %s: %s: %s", r.source, r.error_class, r.error_message[:300])
         return batch
