@@ -24,6 +24,9 @@ from monitor.events import EventError
 from monitor.layout import Layout
 
 MAX_CATEGORY_CHARS = 1024
+# Exactly these types (``type(v) in``, not isinstance: bool is an int but not a number here).
+_NUMBER_TYPES = frozenset({float, int})
+_STR_TYPE = frozenset({str})
 
 Fact = tuple[str, str]  # (feature, fact)
 
@@ -108,8 +111,10 @@ def map_features(
         len(features) == len(layout.kinds)
         and not layout.ranges
         and not layout.categories
-        and all(type(v) is float or type(v) is int for v in raw_num)
-        and all(type(v) is str and len(v) <= MAX_CATEGORY_CHARS for v in raw_cat)
+        # set(map(type, ...)) runs the type checks in C rather than a Python generator.
+        and set(map(type, raw_num)) <= _NUMBER_TYPES
+        and set(map(type, raw_cat)) <= _STR_TYPE
+        and max(map(len, cast("list[str]", raw_cat)), default=0) <= MAX_CATEGORY_CHARS
     ):
         num_values: list[float | None] = list(map(float, cast("list[float]", raw_num)))
         # A sum of finite floats is finite unless it overflows; then the slow path decides.
