@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from monitor.config import load_settings
+from monitor.db.engine import make_engine
 from monitor.detection.baseline import build_profile, save_baseline
 from monitor.detection.spec import MonitorSpec
+from monitor.ingest.catalog import ModelCatalog
+from monitor.ingest.consumer import IngestLoop
+from monitor.ingest.prepare import Preparer
+from monitor.ingest.sink import Batch, BatchWriter, Source
 from monitor.resources import FeatureSchema, ModelDoc, MonitorDoc, register_model, upsert_monitor
 
 MODEL = "credit"
@@ -84,10 +94,6 @@ def store(
     engine: Engine, evs: list[dict[str, Any]], *, topic: str = "driftwarden.predictions"
 ) -> Any:
     """Write events through the same prepare + batch-write path as ingest (no Kafka)."""
-    from monitor.config import load_settings  # noqa: PLC0415
-    from monitor.ingest.catalog import ModelCatalog  # noqa: PLC0415
-    from monitor.ingest.prepare import Preparer  # noqa: PLC0415
-    from monitor.ingest.sink import Batch, BatchWriter, Source  # noqa: PLC0415
 
     settings = load_settings()
     catalog = ModelCatalog(refresh_s=0)
@@ -110,7 +116,6 @@ def settings_env(settings: Any) -> dict[str, str]:
 def produce(
     bootstrap: str, topic: str, messages: list[bytes], *, partition: int | None = 0
 ) -> None:
-    from kafka import KafkaProducer  # noqa: PLC0415
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     try:
@@ -122,7 +127,6 @@ def produce(
 
 
 def committed_offset(settings: Any, topic: str, partition: int = 0) -> int | None:
-    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
@@ -146,10 +150,6 @@ def scalar(engine: Engine, sql: str) -> int:
 
 def run_ingest(settings: Any, idle_exit_s: float = 2.0) -> Any:
     """Run the ingest loop in this process until it has been idle for ``idle_exit_s``."""
-    import threading  # noqa: PLC0415
-
-    from monitor.db.engine import make_engine  # noqa: PLC0415
-    from monitor.ingest.consumer import IngestLoop  # noqa: PLC0415
 
     engine = make_engine(settings)
     try:
@@ -160,8 +160,6 @@ def run_ingest(settings: Any, idle_exit_s: float = 2.0) -> Any:
 
 def cli(settings: Any, *args: str, timeout: float = 120) -> str:
     """Run ``driftwarden ARGS`` with ``settings`` in its environment; its stdout."""
-    import os  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
 
     env = {**os.environ, **settings_env(settings)}
     done = subprocess.run(

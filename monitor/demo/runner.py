@@ -150,8 +150,7 @@ def _produce(
                 offsets = np.sort(rng.uniform(0, 3600, size=per_hour))
                 for i in range(per_hour):
                     row = {name: values[i] for name, values in cols.items()}
-                    out = predict(model, row, rng)
-                    prediction, scores = out if isinstance(out, tuple) else (out, None)
+                    prediction, scores = predict(model, row, rng)
                     ts = start + timedelta(hours=hour, seconds=float(offsets[i]))
                     event_id = logger.log_prediction(
                         model_id=model.model_id,

@@ -97,9 +97,12 @@ ETA = SyntheticModel(
 )
 
 
-def predict(model: SyntheticModel, row: dict[str, Any], rng: np.random.Generator) -> Any:
-    """A stand-in model's output: plausible, not the point of the demo."""
+def predict(
+    model: SyntheticModel, row: dict[str, Any], rng: np.random.Generator
+) -> tuple[Any, dict[str, float] | None]:
+    """A stand-in model's (prediction, class scores): plausible, not the point of the demo."""
     if model.task_type == "regression":
-        return round(5 + 2.2 * float(row["distance_km"]) + 10 * float(row["traffic_index"]), 1)
+        value = 5 + 2.2 * float(row["distance_km"]) + 10 * float(row["traffic_index"])
+        return round(value, 1), None
     score = min(0.99, float(row["amount"]) / 400 + 0.05 * rng.random())
     return int(score > 0.5), {"0": round(1 - score, 4), "1": round(score, 4)}
