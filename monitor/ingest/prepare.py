@@ -67,7 +67,7 @@ class Preparer:
             return
         for event in response_to_predictions(ce, raw):
             self._catalog.layout(session, event.model_id, event.model_version)
-            batch.predictions.append(PreparedPrediction(event, None))
+            batch.predictions.append(PreparedPrediction.of(event, None))
 
     def add(
         self,
@@ -113,9 +113,14 @@ class Preparer:
                     if event.features is None
                     else map_features(event.model_id, layout, event.features)
                 )
-                batch.predictions.append(PreparedPrediction(event, mapped))
+                batch.predictions.append(PreparedPrediction.of(event, mapped))
         except EventError as exc:
             batch.rejected.append(Rejected(source, raw, exc.reason, str(exc), model_id))
+        except UnicodeEncodeError as exc:
+            # A lone surrogate (\ud800) from a JSON escape: valid JSON, not valid text.
+            batch.rejected.append(
+                Rejected(source, raw, "invalid_text", f"text is not valid Unicode: {exc}", model_id)
+            )
         except (SQLAlchemyError, psycopg.Error):
             raise  # the database, not the message: the caller backs off and replays
         except Exception as exc:  # no message may stop the consumer

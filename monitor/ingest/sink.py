@@ -1,6 +1,7 @@
 """Batch writer: one transaction per batch, idempotent, fast.
 
-Predictions go through binary COPY into a temporary staging table, then
+Predictions go through binary COPY into a temporary staging table (each row encoded when
+its message was decoded, :func:`PreparedPrediction.of`), then
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING event_id`` (bench/writes.py
 measured this against multi-row VALUES and executemany on the same rows). A replayed
 batch stores nothing twice, and data-quality facts are counted only for the rows the
@@ -22,8 +23,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from monitor.db import copy_types
-from monitor.db.copy_types import Float8Array, TextArray
+from monitor.db import copy_binary as cb
 from monitor.db.models import DeadLetter, FeatureLog, Label, QualityCount
 from monitor.db.partitions import PartitionManager
 from monitor.events import FeatureLogEvent, LabelEvent, PredictionEvent
@@ -36,9 +36,6 @@ _COLUMNS = (
     "event_id, ts, model_id, model_version, num_values, cat_values, extra_features, "
     "prediction, scores, segment"
 )
-_COPY_TYPES = [
-    "text", "timestamptz", "text", "text", "float8[]", "text[]", "jsonb", "jsonb", "jsonb", "jsonb",
-]  # fmt: skip
 _STAGE = "_stage_predictions"
 
 
@@ -69,6 +66,21 @@ class PreparedPrediction:
     event: PredictionEvent
     # None: the features are expected from a feature log.
     features: MappedFeatures | None
+    row: bytes  # the event as a binary COPY row of _COLUMNS
+
+    @classmethod
+    def of(cls, event: PredictionEvent, features: MappedFeatures | None) -> PreparedPrediction:
+        """Encode the row; raises UnicodeEncodeError for text PostgreSQL cannot hold."""
+        f = features
+        row = cb.row((
+            cb.text(event.event_id), cb.timestamptz(event.timestamp),
+            cb.text(event.model_id), cb.text(event.model_version),
+            cb.float8_array(f.num_values if f else None),
+            cb.text_array(f.cat_values if f else None),
+            cb.jsonb(f.extra if f else None), cb.jsonb(event.prediction),
+            cb.jsonb(event.scores), cb.jsonb(event.segment),
+        ))  # fmt: skip
+        return cls(event, features, row)
 
 
 @dataclass
@@ -167,7 +179,7 @@ class BatchWriter:
             )
             found.update({event_id: features for event_id, features in rows})
         out = [
-            PreparedPrediction(p.event, self._map(session, p.event, found[p.event.event_id]))
+            PreparedPrediction.of(p.event, self._map(session, p.event, found[p.event.event_id]))
             if p.features is None and p.event.event_id in found
             else p
             for p in predictions
@@ -185,23 +197,13 @@ class BatchWriter:
         if not unique:
             return 0
         pg = session.connection().connection.driver_connection
-        copy_types.register(pg)  # type: ignore[arg-type]
         with pg.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE predictions INCLUDING DEFAULTS) "
                 "ON COMMIT DELETE ROWS"
             )
             with cur.copy(f"COPY {_STAGE} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(_COPY_TYPES)
-                for p in unique.values():
-                    e, f = p.event, p.features
-                    copy.write_row((
-                        e.event_id, e.timestamp, e.model_id, e.model_version,
-                        Float8Array(f.num_values) if f else None,
-                        TextArray(f.cat_values) if f else None,
-                        _jsonb(f.extra if f else None), _jsonb(e.prediction),
-                        _jsonb(e.scores), _jsonb(e.segment),
-                    ))  # fmt: skip
+                copy.write(cb.stream([p.row for p in unique.values()]))
             cur.execute(
                 f"INSERT INTO predictions ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGE} "
                 "ON CONFLICT DO NOTHING RETURNING event_id, ts"

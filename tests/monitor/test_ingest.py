@@ -144,6 +144,8 @@ def test_every_kind_of_bad_input_beside_good_messages(db: Engine, settings: Sett
         (variant(features={"region": "r" * 1_000_000}), "feature_type"),  # a 1 MB string
         (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "not_json"),  # deeply nested
         (b'{"event_id": "\xff\xfe", "model_id": "credit"}', "not_json"),  # invalid UTF-8
+        # Valid JSON, but a lone surrogate is no Unicode text PostgreSQL can store.
+        (variant(features={"income": 1.0, "age": 2, "region": "\ud800"}), "invalid_text"),
         (variant(timestamp=far_future), "timestamp_out_of_range"),
         (variant(timestamp="1970-01-01T00:00:00Z"), "timestamp_out_of_range"),
         (
