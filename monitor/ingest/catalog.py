@@ -10,6 +10,7 @@ not in the schema's list -> kept, ``unseen_category``; a feature not in the sche
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -133,7 +134,10 @@ class ModelCatalog:
     """Caches models and version layouts. It reloads (at most every ``refresh_s``) when it
     meets a model or version it does not know, so models registered while ingest runs
     are picked up. A new version of a known model is registered on first sight with the
-    schema of the model's latest version (docs/ingestion.md)."""
+    schema of the model's latest version (docs/ingestion.md).
+
+    The ingest loop's two threads share one catalog: loads and registrations hold a
+    lock; lookups read dictionaries that a load replaces whole, never mutates."""
 
     def __init__(self, *, refresh_s: float = 1.0, max_age_s: float = 60.0) -> None:
         self._refresh_s = refresh_s
@@ -143,8 +147,13 @@ class ModelCatalog:
         self._layouts: dict[str, dict[str, Layout]] = {}
         self._schemas: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._latest: dict[str, str] = {}
+        self._lock = threading.RLock()
 
     def load(self, session: Session) -> None:
+        with self._lock:
+            self._load(session)
+
+    def _load(self, session: Session) -> None:
         layouts: dict[str, dict[str, Layout]] = {
             m: {} for m in session.scalars(select(Model.model_id))
         }
@@ -187,16 +196,16 @@ class ModelCatalog:
         """The layout of a version, registering an unseen version of a known model."""
         self._refresh_if_unknown(session, model_id, version)
         self.check_model(session, model_id)
-        versions = self._layouts[model_id]
-        if version not in versions:
-            schema = self._schemas[model_id].get(self._latest.get(model_id, ""), [])
-            # Its own short transaction, committed before it is cached: a rolled-back
-            # batch must not leave the cache with a version the database lacks.
-            with Session(session.get_bind()) as own, own.begin():
-                own.execute(
-                    insert(ModelVersion)
-                    .values(model_id=model_id, version=version, feature_schema=schema)
-                    .on_conflict_do_nothing()
-                )
-            self.load(session)
+        if version not in self._layouts[model_id]:
+            with self._lock:
+                schema = self._schemas[model_id].get(self._latest.get(model_id, ""), [])
+                # Its own short transaction, committed before it is cached: a rolled-back
+                # batch must not leave the cache with a version the database lacks.
+                with Session(session.get_bind()) as own, own.begin():
+                    own.execute(
+                        insert(ModelVersion)
+                        .values(model_id=model_id, version=version, feature_schema=schema)
+                        .on_conflict_do_nothing()
+                    )
+                self._load(session)
         return self._layouts[model_id][version]
