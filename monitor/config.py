@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     batch_max_wait_ms: int = Field(default=1000, ge=1, le=600_000)
     # Kafka group-membership timeout; Apache Kafka's default is 45 s.
     session_timeout_ms: int = Field(default=45_000, ge=1000)
+    # The longest pause between polls before the member is dropped, and so the time a
+    # rebalance waits for members to rejoin (kafka-python's max_poll_interval_ms).
+    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     # Prediction partitions (months) wholly older than this are dropped; events older
     # than this, or more than max_future_skew_s ahead of the clock, are dead letters.
     retention_days: int = Field(default=90, ge=1)

@@ -40,8 +40,15 @@ class PartitionManager:
     def __init__(self) -> None:
         self._known: set[datetime] = set()
 
+    def unknown_months(self, timestamps: Iterable[datetime]) -> set[datetime]:
+        """The months of ``timestamps`` not known to have a partition (no database call)."""
+        return {month_start(ts) for ts in timestamps} - self._known
+
     def ensure(self, conn: Connection, timestamps: Iterable[datetime]) -> None:
-        missing = {month_start(ts) for ts in timestamps} - self._known
+        self.create(conn, self.unknown_months(timestamps))
+
+    def create(self, conn: Connection, missing: set[datetime]) -> None:
+        """Create the partitions of these months (month starts), if they do not exist."""
         if not missing:
             return
         with conn.begin():

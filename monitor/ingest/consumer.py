@@ -55,7 +55,7 @@ Polled = dict[TopicPartition, list[Record]]
 MAINTENANCE_INTERVAL_S = 60.0
 # The writer thread wakes from each database round trip needing the GIL; at Python's
 # default 5 ms switch interval it waits for the decoding thread most of that time.
-SWITCH_INTERVAL_S = 0.0005
+SWITCH_INTERVAL_S = 0.001
 
 
 @dataclass
@@ -120,6 +120,7 @@ def make_kafka_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
         "auto_offset_reset": "earliest",
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": min(3000, settings.session_timeout_ms // 3),
+        "max_poll_interval_ms": settings.max_poll_interval_ms,
         "max_poll_records": settings.batch_size,
         "client_id": "driftwarden-ingest",
     }

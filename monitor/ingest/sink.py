@@ -126,9 +126,10 @@ class BatchWriter:
 
     def write(self, session: Session, batch: Batch) -> WriteCounts:
         """Write the whole batch and commit, or raise with nothing written."""
-        if batch.predictions:
+        months = self.partitions.unknown_months(p.event.timestamp for p in batch.predictions)
+        if months:  # checked first: a pool checkout costs a round trip per batch
             with self._engine.connect() as conn:
-                self.partitions.ensure(conn, (p.event.timestamp for p in batch.predictions))
+                self.partitions.create(conn, months)
         facts: Counter[tuple[str, str, datetime, str, str]] = Counter()
         logs = {log.event_id: log for log in batch.feature_logs}
         predictions, matched_logs = self._attach_logged_features(session, batch.predictions, logs)
@@ -141,7 +142,10 @@ class BatchWriter:
         self._store_quality(session, facts)
         self._store_labels(session, batch.labels)
         self._store_dead_letters(session, batch.rejected)
+        info = session.connection().info  # the database connection's, not the session's
         session.commit()
+        if predictions:
+            info[_STAGE] = True  # committed: the staging table exists from now on
         return WriteCounts(
             predictions=stored,
             duplicates=len(batch.predictions) - stored,
@@ -196,12 +200,17 @@ class BatchWriter:
         unique = {(p.event.event_id, p.event.timestamp): p for p in predictions}
         if not unique:
             return 0
-        pg = session.connection().connection.driver_connection
+        conn = session.connection()
+        pg = conn.connection.driver_connection
         with pg.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE predictions INCLUDING DEFAULTS) "
-                "ON COMMIT DELETE ROWS"
-            )
+            # Once per database connection: write() marks it in the connection's info
+            # (which lives as long as the connection) after the creating batch commits.
+            # Rows go at commit or rollback, so each batch starts with an empty table.
+            if not conn.info.get(_STAGE):
+                cur.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
+                    "(LIKE predictions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
             with cur.copy(f"COPY {_STAGE} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(cb.stream([p.row for p in unique.values()]))
             cur.execute(
@@ -209,7 +218,6 @@ class BatchWriter:
                 "ON CONFLICT DO NOTHING RETURNING event_id, ts"
             )
             inserted = cur.fetchall()
-            cur.execute(f"TRUNCATE {_STAGE}")
         for key in inserted:
             p = unique[key]
             if p.features is not None:
