@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,embedded]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,embedded,evidently]'
 	touch $(STAMP)
 
 install: $(STAMP)

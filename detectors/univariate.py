@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from detectors.columns import convert, infer_kind
 from detectors.correction import p_threshold
 from detectors.registry import StatTest, stattest
-from detectors.types import KINDS, ColumnData, ColumnDrift, DriftResult, Kind
+from detectors.types import ColumnData, ColumnDrift, DriftResult, Kind
 
 AUTO_METHOD: Mapping[str, str] = {"numerical": "ks", "categorical": "chisquare"}
-
-# Python and numpy number types that make an object column numerical (bool is excluded
-# below: it subclasses int but is a category).
-_NUMBER_TYPES = (int, float, np.integer, np.floating)
 
 
 def detect_drift(
@@ -58,10 +53,10 @@ def detect_drift(
     results = []
     for col in columns:
         ref_raw, cur_raw = np.asarray(reference[col]), np.asarray(current[col])
-        kind = _kind(col, kinds.get(col), ref_raw, cur_raw)
+        kind = infer_kind(col, ref_raw, cur_raw, given=kinds.get(col))
         test = _method(col, kind, methods.get(col, default_method))
-        ref, cur = _convert(col, kind, ref_raw), _convert(col, kind, cur_raw)
-        res = test(ref, cur)
+        ref, cur = convert(col, kind, ref_raw), convert(col, kind, cur_raw)
+        res = test.fn(ref, cur)
         if res.effect_size is None:
             raise ValueError(f"stat test {test.name!r} reports no effect size (column {col!r})")
         floor = test.default_min_effect if min_effect is None else float(min_effect)
@@ -97,27 +92,6 @@ def _check_keys(arg: str, mapping: Mapping[str, str], columns: list[str]) -> Non
         raise ValueError(f"{arg} names columns not in reference: {', '.join(map(repr, unknown))}")
 
 
-def _kind(col: str, given: str | None, ref: npt.NDArray[Any], cur: npt.NDArray[Any]) -> Kind:
-    if given is not None:
-        if given not in KINDS:
-            raise ValueError(f"column {col!r}: unknown kind {given!r}; known: {sorted(KINDS)}")
-        return "numerical" if given == "numerical" else "categorical"
-    both_numeric = _looks_numerical(ref) and _looks_numerical(cur)
-    return "numerical" if both_numeric else "categorical"
-
-
-def _looks_numerical(arr: npt.NDArray[Any]) -> bool:
-    """Numeric dtype (not bool), or an object array of numbers and None (e.g. JSON nulls)."""
-    if arr.dtype.kind in "iuf":
-        return True
-    if arr.dtype.kind != "O":
-        return False
-    # Distinct element types are few, so checking them costs one pass in C, not per row.
-    types = set(map(type, arr.ravel()))
-    types.discard(type(None))
-    return all(issubclass(t, _NUMBER_TYPES) and not issubclass(t, bool | np.bool_) for t in types)
-
-
 def _method(col: str, kind: Kind, name: str) -> StatTest:
     test = stattest(AUTO_METHOD[kind] if name == "auto" else name)
     if not test.supports(kind):
@@ -126,15 +100,3 @@ def _method(col: str, kind: Kind, name: str) -> StatTest:
             f"(it supports {', '.join(sorted(test.kinds))})"
         )
     return test
-
-
-def _convert(col: str, kind: Kind, arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """A 1-d copy typed for ``kind``: float64 (None -> NaN) or object."""
-    if arr.ndim != 1:
-        raise ValueError(f"column {col!r} must be 1-d, got shape {arr.shape}")
-    if kind == "categorical":
-        return arr.astype(object)
-    try:
-        return arr.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"column {col!r} is numerical but holds a non-number: {exc}") from exc

@@ -15,7 +15,7 @@ MISSING = "__missing__"
 _NONE = np.array(None, dtype=object)
 
 
-@register("chisquare", kinds={"categorical"}, default_min_effect=0.1)
+@register("chisquare", kinds={"categorical"}, decision="p_value", default_min_effect=0.1)
 def chisquare(reference: npt.NDArray[Any], current: npt.NDArray[Any]) -> StatResult:
     """Chi-squared homogeneity test on the 2 x k table of reference vs current counts.
 
