@@ -64,3 +64,9 @@ def convert(col: str, kind: Kind, values: ColumnData) -> npt.NDArray[Any]:
         return arr.astype(np.float64, copy=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"column {col!r} is numerical but holds a non-number: {exc}") from exc
+
+
+def finite(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """The finite values of a numerical column (NaN and +-inf dropped)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return arr[np.isfinite(arr)]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from detectors.columns import finite
 from detectors.registry import register
 from detectors.types import StatResult
 
@@ -19,15 +19,10 @@ def ks(reference: npt.NDArray[Any], current: npt.NDArray[Any]) -> StatResult:
     NaN and +-inf are dropped (null-rate drift is the data-quality signal's job). If either
     side has no finite value there is nothing to compare: statistic 0, p-value 1.
     """
-    ref = _finite(reference)
-    cur = _finite(current)
+    ref = finite(reference)
+    cur = finite(current)
     if ref.size == 0 or cur.size == 0:
         return StatResult(statistic=0.0, p_value=1.0, effect_size=0.0)
     res = stats.ks_2samp(ref, cur, alternative="two-sided", method="auto")
     d = float(res.statistic)
     return StatResult(statistic=d, p_value=float(res.pvalue), effect_size=d)
-
-
-def _finite(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[np.isfinite(arr)]
