@@ -7,11 +7,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from detectors.columns import convert, infer_kind
-from detectors.correction import p_threshold
+from detectors.correction import CORRECTIONS, p_threshold
+from detectors.policy_evidently import detect_drift_evidently
 from detectors.registry import StatTest, stattest
 from detectors.types import ColumnData, ColumnDrift, DriftResult, Kind
 
 AUTO_METHOD: Mapping[str, str] = {"numerical": "ks", "categorical": "chisquare"}
+POLICIES = ("default", "evidently")
 
 
 def detect_drift(
@@ -24,15 +26,21 @@ def detect_drift(
     min_effect: float | None = None,
     correction: str = "bonferroni",
     share_threshold: float = 0.5,
+    policy: str = "default",
 ) -> DriftResult:
     """Test every column of ``reference`` against the same column of ``current``.
 
-    A column drifts iff its p-value is below the corrected threshold (``correction`` over
-    the number of columns) AND its effect size is at least ``min_effect`` (None: each stat
-    test's default, 0.1 for ks and chisquare). A test without a p-value is decided on the
+    A column drifts iff its p-value is at most the corrected threshold (``correction``:
+    "bonferroni", "bh" or "none", over the columns decided by a p-value) AND its effect
+    size is at least ``min_effect`` (None: each stat test's default, 0.1 for ks and
+    chisquare). A test without a p-value is decided on the
     effect size alone. ``kinds`` and ``method`` name columns of ``reference``; columns left
     out are inferred / "auto". Columns only in ``current`` are ignored. Inputs are never
     modified. Bad input raises ValueError naming the column.
+
+    ``policy="evidently"`` reproduces Evidently 0.7's choice of test and verdict per
+    column instead (:mod:`detectors.policy_evidently`); ``alpha``, ``min_effect`` and
+    ``correction`` do not apply to it.
     """
     columns = list(reference)
     if not columns:
@@ -48,19 +56,39 @@ def detect_drift(
         raise ValueError(f"min_effect must be >= 0, got {min_effect!r}")
     if not 0.0 <= share_threshold <= 1.0:
         raise ValueError(f"share_threshold must be in [0, 1], got {share_threshold!r}")
-    threshold = p_threshold(alpha, n_tests=len(columns), method=correction)
+    if policy == "evidently":
+        return detect_drift_evidently(
+            reference,
+            current,
+            kinds=kinds,
+            methods=methods,
+            default_method=default_method,
+            share_threshold=share_threshold,
+        )
+    if policy != "default":
+        raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
+    if correction not in CORRECTIONS:
+        raise ValueError(f"unknown correction {correction!r}; known: {', '.join(CORRECTIONS)}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
 
-    results = []
+    tested = []
     for col in columns:
         ref_raw, cur_raw = np.asarray(reference[col]), np.asarray(current[col])
         kind = infer_kind(col, ref_raw, cur_raw, given=kinds.get(col))
         test = _method(col, kind, methods.get(col, default_method))
-        ref, cur = convert(col, kind, ref_raw), convert(col, kind, cur_raw)
-        res = test.fn(ref, cur)
+        res = test.fn(convert(col, kind, ref_raw), convert(col, kind, cur_raw))
         if res.effect_size is None:
             raise ValueError(f"stat test {test.name!r} reports no effect size (column {col!r})")
+        tested.append((col, kind, test, res, res.effect_size, ref_raw.size, cur_raw.size))
+    # One threshold for the run, over the columns decided by a p-value.
+    p_values = [t[3].p_value for t in tested if t[3].p_value is not None]
+    threshold = p_threshold(alpha, p_values, method=correction)
+
+    results = []
+    for col, kind, test, res, effect, n_ref, n_cur in tested:
         floor = test.default_min_effect if min_effect is None else float(min_effect)
-        significant = res.p_value is None or res.p_value < threshold
+        significant = res.p_value is None or res.p_value <= threshold
         results.append(
             ColumnDrift(
                 column=col,
@@ -68,12 +96,12 @@ def detect_drift(
                 method=test.name,
                 statistic=res.statistic,
                 p_value=res.p_value,
-                effect_size=res.effect_size,
+                effect_size=effect,
                 threshold=threshold,
                 min_effect=floor,
-                n_reference=int(ref.size),
-                n_current=int(cur.size),
-                drifted=bool(significant and res.effect_size >= floor),
+                n_reference=int(n_ref),
+                n_current=int(n_cur),
+                drifted=bool(significant and effect >= floor),
             )
         )
     share = sum(c.drifted for c in results) / len(results)

@@ -115,3 +115,30 @@ def test_column_missing_from_current_is_named() -> None:
 def test_unknown_correction_is_refused() -> None:
     with pytest.raises(ValueError, match="'holm'"):
         detect_drift({"x": [1.0]}, {"x": [1.0]}, correction="holm")
+
+
+def test_benjamini_hochberg_rejects_what_scipy_rejects() -> None:
+    from scipy import stats  # noqa: PLC0415
+
+    from detectors.correction import p_threshold  # noqa: PLC0415
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        m = int(rng.integers(1, 30))
+        # A mix of nulls and a few real effects, so that BH rejects sometimes.
+        p = np.where(rng.random(m) < 0.3, rng.random(m) * 0.01, rng.random(m))
+        t = p_threshold(0.05, p.tolist(), method="bh")
+        expected = stats.false_discovery_control(p, method="bh") <= 0.05
+        assert np.array_equal(p <= t, expected)
+
+
+def test_benjamini_hochberg_flags_more_than_bonferroni_when_many_columns_drift() -> None:
+    rng = np.random.default_rng(9)  # a draw where one shifted column has p = 0.01
+    reference = {f"x{i}": rng.normal(size=400) for i in range(10)}
+    # Six columns shifted by a moderate amount: their p-values are small but not tiny.
+    current = {f"x{i}": rng.normal(0.35 if i < 6 else 0.0, 1.0, 400) for i in range(10)}
+    bonferroni = detect_drift(reference, current, correction="bonferroni")
+    bh = detect_drift(reference, current, correction="bh")
+    assert set(bonferroni.drifted_columns) <= set(bh.drifted_columns)
+    assert bh.columns[0].threshold >= bonferroni.columns[0].threshold
+    assert len(bh.drifted_columns) > len(bonferroni.drifted_columns)
