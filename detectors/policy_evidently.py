@@ -59,18 +59,18 @@ def evidently_kind(values: ColumnData) -> Kind | None:
         return "categorical"
     if arr.dtype.kind != "O":
         return None  # unsigned, datetime, timedelta, ...: Evidently's "unknown"
-    non_missing = arr[~_missing_mask(arr)]
-    if non_missing.size == 0:
+    present = np.flatnonzero(~_missing_mask(arr))
+    if present.size == 0:
         return None
     if looks_numerical(arr):
         return "numerical"
     # Evidently looks at the first and last present values only.
-    first, last = non_missing[0], non_missing[-1]
+    first, last = arr[present[0]], arr[present[-1]]
     return "categorical" if isinstance(first, str) and isinstance(last, str) else None
 
 
-def _is_missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and not math.isfinite(v))
+_NONE = np.array(None, dtype=object)
+_INFINITIES = np.array([math.inf, -math.inf], dtype=object)
 
 
 def _missing_mask(arr: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
@@ -79,7 +79,10 @@ def _missing_mask(arr: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
         return ~finite
     if arr.dtype.kind != "O":
         return np.zeros(arr.shape, dtype=bool)
-    mask: npt.NDArray[np.bool_] = np.fromiter(map(_is_missing, arr), dtype=bool, count=arr.size)
+    # Element-wise comparisons run in C: None, NaN (the value unequal to itself), +-inf.
+    mask: npt.NDArray[np.bool_] = (
+        np.equal(arr, _NONE) | np.not_equal(arr, arr) | np.isin(arr, _INFINITIES)
+    )
     return mask
 
 
@@ -109,14 +112,22 @@ def _counts(ref: npt.NDArray[Any], cur: npt.NDArray[Any]) -> tuple[list[Any], An
     )
 
 
-def _distinct(ref: npt.NDArray[Any], cur: npt.NDArray[Any]) -> int:
-    if ref.dtype.kind in "fiub" and cur.dtype.kind in "fiub":
-        return int(np.unique(np.concatenate([ref, cur])).size)
-    return len(set(ref.tolist()) | set(cur.tolist()))
+def _distinct(ref: npt.NDArray[Any], cur: npt.NDArray[Any], *, cap: int) -> int:
+    """Distinct values of both sides together, or any number above ``cap`` once it is
+    known to exceed it (a thousand values usually tell, without a pass over 10^6)."""
+    for sample in (ref[:1000], None):
+        both = [ref, cur] if sample is None else [sample]
+        if all(a.dtype.kind in "fiub" for a in both):
+            n = int(np.unique(np.concatenate(both)).size)
+        else:
+            n = len(set().union(*(a.tolist() for a in both)))
+        if n > cap:
+            return n
+    return n
 
 
 def _choose(kind: Kind, ref: npt.NDArray[Any], cur: npt.NDArray[Any]) -> str:
-    n_values = _distinct(ref, cur)
+    n_values = _distinct(ref, cur, cap=5)
     if ref.size <= SMALL_REFERENCE:
         if kind == "numerical" and n_values > 5:
             return "ks"
