@@ -32,8 +32,8 @@ def detect_drift(
 
     A column drifts iff its p-value is at most the corrected threshold (``correction``:
     "bonferroni", "bh" or "none", over the columns decided by a p-value) AND its effect
-    size is at least ``min_effect`` (None: each stat test's default, 0.1 for ks and
-    chisquare). A test without a p-value is decided on the
+    size is at least ``min_effect`` (None: each stat test's default, 0.025 for ks and
+    0.03 for chisquare). A test without a p-value is decided on the
     effect size alone. ``kinds`` and ``method`` name columns of ``reference``; columns left
     out are inferred / "auto". Columns only in ``current`` are ignored. Inputs are never
     modified. Bad input raises ValueError naming the column.

@@ -16,7 +16,7 @@ MISSING = "__missing__"
 _NONE = np.array(None, dtype=object)
 
 
-@register("chisquare", kinds={"categorical"}, decision="p_value", default_min_effect=0.1)
+@register("chisquare", kinds={"categorical"}, decision="p_value", default_min_effect=0.03)
 def chisquare(reference: npt.NDArray[Any], current: npt.NDArray[Any]) -> StatResult:
     """Chi-squared homogeneity test on the 2 x k table of reference vs current counts.
 
@@ -27,7 +27,14 @@ def chisquare(reference: npt.NDArray[Any], current: npt.NDArray[Any]) -> StatRes
     variation distance between the two category distributions (0..1). A single category
     in the union, or an empty side, gives statistic 0, p-value 1, effect 0.
     """
-    ref_counts, cur_counts = category_counts(reference, current)
+    return chisquare_from_counts(*category_counts(reference, current))
+
+
+def chisquare_from_counts(
+    ref_counts: npt.NDArray[np.int64], cur_counts: npt.NDArray[np.int64]
+) -> StatResult:
+    """The chi-squared homogeneity test on two count vectors over the same categories, each
+    category counted on at least one side (a column of zeros has no expected frequency)."""
     if ref_counts.size < 2 or ref_counts.sum() == 0 or cur_counts.sum() == 0:
         return StatResult(statistic=0.0, p_value=1.0, effect_size=0.0)
     table = np.vstack([ref_counts, cur_counts])
@@ -45,7 +52,7 @@ def category_counts(
     sides of 10^6 rows with 1,000 categories, against 1.15 s for ``np.unique`` on the
     string array, which sorts every row.
     """
-    ref, cur = _label_counts(reference), _label_counts(current)
+    ref, cur = label_counts(reference), label_counts(current)
     labels = sorted(ref.keys() | cur.keys())
     return (
         np.array([ref[label] for label in labels], dtype=np.int64),
@@ -53,7 +60,8 @@ def category_counts(
     )
 
 
-def _label_counts(values: npt.NDArray[Any]) -> Counter[str]:
+def label_counts(values: npt.NDArray[Any]) -> Counter[str]:
+    """Count of each category of one column: ``str`` of the value, None/NaN as ``MISSING``."""
     arr = np.asarray(values, dtype=object).ravel()
     # x != x is True only for NaN (float or numpy float), the one value unequal to itself.
     missing = np.equal(arr, _NONE) | np.not_equal(arr, arr)

@@ -12,7 +12,7 @@ from detectors.registry import register
 from detectors.types import StatResult
 
 
-@register("ks", kinds={"numerical"}, decision="p_value", default_min_effect=0.1)
+@register("ks", kinds={"numerical"}, decision="p_value", default_min_effect=0.025)
 def ks(reference: npt.NDArray[Any], current: npt.NDArray[Any]) -> StatResult:
     """KS test on the finite values of each side; effect size is the D statistic itself.
 

@@ -32,7 +32,7 @@ from monitor.demo.receiver import RecordingReceiver
 from monitor.demo.traffic import ETA, FRAUD, SyntheticModel, predict
 from monitor.detection.baseline import build_profile, save_baseline
 from monitor.detection.runner import RunSummary, run_due
-from monitor.detection.spec import MonitorSpec
+from monitor.detection.spec import DriftPolicy, MonitorSpec
 from monitor.detection.windows import floor_to
 from monitor.ingest.consumer import IngestLoop, IngestStats
 from monitor.ingest.topics import ensure_topics
@@ -99,7 +99,15 @@ def _configure(session: Session, model: SyntheticModel, receiver_url: str, seed:
         MonitorDoc(
             name=f"{model.model_id}-drift",
             # All the demo's traffic is in before detection runs: no lateness to wait for.
-            spec=MonitorSpec(model_id=model.model_id, window="1h", delay="0s"),
+            # A floor of 0.1 (KS D or TVD) rather than the default 0.025 / 0.03: with 24
+            # hourly checks a day, the default's 5% false-alarm rate per check would page
+            # about once a day on an unchanged model; this team only cares about big shifts.
+            spec=MonitorSpec(
+                model_id=model.model_id,
+                window="1h",
+                delay="0s",
+                policy=DriftPolicy(min_effect=0.1),
+            ),
         ),
     )
     upsert_receiver(session, ReceiverDoc(name="demo-webhook", url=receiver_url, secret=SECRET))

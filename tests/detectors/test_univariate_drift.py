@@ -54,7 +54,7 @@ def test_tiny_shift_at_a_million_rows_is_not_drift() -> None:
     col = detect_drift(ref, cur).by_column("x")
     assert col.p_value is not None
     assert col.p_value < col.threshold
-    assert col.effect_size < col.min_effect == 0.1
+    assert col.effect_size < col.min_effect == 0.025
     assert not col.drifted
     # Without the floor, significance alone would call it drift.
     assert detect_drift(ref, cur, min_effect=0.0).by_column("x").drifted
@@ -142,3 +142,11 @@ def test_benjamini_hochberg_flags_more_than_bonferroni_when_many_columns_drift()
     assert set(bonferroni.drifted_columns) <= set(bh.drifted_columns)
     assert bh.columns[0].threshold >= bonferroni.columns[0].threshold
     assert len(bh.drifted_columns) > len(bonferroni.drifted_columns)
+
+
+def test_a_tenth_of_a_standard_deviation_is_drift_from_ten_thousand_rows() -> None:
+    # The calibration target of the default policy (bench/calibration.py measures rates).
+    rng = np.random.default_rng(12)
+    ref = {"x": rng.normal(0.0, 1.0, 10_000)}
+    cur = {"x": rng.normal(0.1, 1.0, 10_000)}
+    assert detect_drift(ref, cur).by_column("x").drifted
