@@ -37,7 +37,14 @@ def g_test(reference: npt.NDArray[Any], current: npt.NDArray[Any]) -> StatResult
     valid at any sizes. On equal sizes and a small shift our G is about half of Evidently's
     (the noise of both samples is counted), so it calls drift less readily.
     """
-    ref_counts, cur_counts = category_counts(reference, current)
+    return g_test_from_counts(*category_counts(reference, current))
+
+
+def g_test_from_counts(
+    ref_counts: npt.NDArray[np.int64], cur_counts: npt.NDArray[np.int64]
+) -> StatResult:
+    """The two-sample G-test on two count vectors over the same categories, each category
+    counted on at least one side (a column of zeros has no expected frequency)."""
     if ref_counts.size < 2 or ref_counts.sum() == 0 or cur_counts.sum() == 0:
         return StatResult(statistic=0.0, p_value=1.0, effect_size=0.0)
     table = np.vstack([ref_counts, cur_counts])

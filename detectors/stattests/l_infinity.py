@@ -24,10 +24,17 @@ def l_infinity(reference: npt.NDArray[Any], current: npt.NDArray[Any]) -> StatRe
     is the distance itself. An empty side gives distance 0 (no evidence). Evidently 0.7 has
     no test of this name.
     """
-    ref_counts, cur_counts = category_counts(reference, current)
+    d = l_infinity_distance(*category_counts(reference, current))
+    return StatResult(statistic=d, p_value=None, effect_size=d)
+
+
+def l_infinity_distance(
+    ref_counts: npt.NDArray[np.int64], cur_counts: npt.NDArray[np.int64]
+) -> float:
+    """Largest share difference of two count vectors over the same categories; 0 when either
+    side is empty."""
     ref_total = ref_counts.sum()
     cur_total = cur_counts.sum()
     if ref_total == 0 or cur_total == 0:
-        return StatResult(statistic=0.0, p_value=None, effect_size=0.0)
-    d = float(np.abs(ref_counts / ref_total - cur_counts / cur_total).max())
-    return StatResult(statistic=d, p_value=None, effect_size=d)
+        return 0.0
+    return float(np.abs(ref_counts / ref_total - cur_counts / cur_total).max())

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from detectors.binning import binned_counts, fill_zero_shares, shares
+from detectors.binning import CountArray, binned_counts, fill_zero_shares, shares
 from detectors.registry import register
 from detectors.types import StatResult
 
@@ -28,10 +28,15 @@ def psi(reference: npt.NDArray[Any], current: npt.NDArray[Any]) -> StatResult:
     drift; this is where it differs from Evidently's ``psi``, which drops missing values
     (on data without them the two agree). An empty side gives statistic 0, effect 0.
     """
-    ref_counts, cur_counts = binned_counts(reference, current)
+    value = psi_from_counts(*binned_counts(reference, current))
+    return StatResult(statistic=value, p_value=None, effect_size=value)
+
+
+def psi_from_counts(ref_counts: CountArray, cur_counts: CountArray) -> float:
+    """PSI of two count vectors over the same bins, empty bins filled as Evidently does;
+    0 when either side is empty."""
     if ref_counts.sum() == 0 or cur_counts.sum() == 0:
-        return StatResult(statistic=0.0, p_value=None, effect_size=0.0)
+        return 0.0
     r = fill_zero_shares(shares(ref_counts))
     c = fill_zero_shares(shares(cur_counts))
-    value = float(np.sum((r - c) * np.log(r / c)))
-    return StatResult(statistic=value, p_value=None, effect_size=value)
+    return float(np.sum((r - c) * np.log(r / c)))
