@@ -5,8 +5,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+ALIBI_VENV  := .venv-alibi
+ALIBI_BIN   := $(ALIBI_VENV)/bin
+ALIBI_STAMP := $(ALIBI_VENV)/.installed-stamp
 
-.PHONY: install demo lint test clean
+.PHONY: install demo lint test test-alibi clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +35,19 @@ lint: install
 test: lint
 	$(BIN)/driftwarden services run -- $(BIN)/python -m pytest
 
+## The optional Alibi Detect backend (detectors/backends/alibi.py) against our stat tests.
+## Alibi Detect pins numpy<2, so it gets its own venv and its own tests (tests_alibi/).
+## torch==2.13.0 is for MMDDrift's PyTorch backend: pip takes the 2.13.0 CPU build that lies
+## on this kind of machine's disk (~0.9 GB installed); a torch from PyPI is a CUDA build of
+## several GB. Installed without -c constraints.txt (it pins numpy 2), so not pinned.
+$(ALIBI_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(ALIBI_VENV)
+	$(ALIBI_BIN)/pip install --quiet --upgrade pip
+	$(ALIBI_BIN)/pip install --quiet -e '.[alibi]' pytest pytest-timeout scipy torch==2.13.0
+	touch $(ALIBI_STAMP)
+
+test-alibi: $(ALIBI_STAMP)
+	$(ALIBI_BIN)/python -m pytest -q -p no:cacheprovider tests_alibi
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+	rm -rf $(VENV) $(ALIBI_VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
