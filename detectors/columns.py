@@ -70,3 +70,13 @@ def finite(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     """The finite values of a numerical column (NaN and +-inf dropped)."""
     arr = np.asarray(values, dtype=np.float64)
     return arr[np.isfinite(arr)]
+
+
+_NONE = np.array(None, dtype=object)
+
+
+def missing_labels(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Which entries of an object (categorical) array are missing: None or NaN. Element-wise
+    comparisons in C; ``x != x`` holds only for NaN, the one value unequal to itself."""
+    mask: npt.NDArray[np.bool_] = np.equal(values, _NONE) | np.not_equal(values, values)
+    return mask

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from detectors.columns import looks_numerical
+from detectors.columns import looks_numerical, missing_labels
 from detectors.registry import stattest
 from detectors.types import KINDS, ColumnData, ColumnDrift, DriftResult, Kind
 
@@ -69,7 +69,6 @@ def evidently_kind(values: ColumnData) -> Kind | None:
     return "categorical" if isinstance(first, str) and isinstance(last, str) else None
 
 
-_NONE = np.array(None, dtype=object)
 _INFINITIES = np.array([math.inf, -math.inf], dtype=object)
 
 
@@ -79,10 +78,8 @@ def _missing_mask(arr: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
         return ~finite
     if arr.dtype.kind != "O":
         return np.zeros(arr.shape, dtype=bool)
-    # Element-wise comparisons run in C: None, NaN (the value unequal to itself), +-inf.
-    mask: npt.NDArray[np.bool_] = (
-        np.equal(arr, _NONE) | np.not_equal(arr, arr) | np.isin(arr, _INFINITIES)
-    )
+    # What pandas would drop: None, NaN and (Evidently replaces them first) +-inf.
+    mask: npt.NDArray[np.bool_] = missing_labels(arr) | np.isin(arr, _INFINITIES)
     return mask
 
 

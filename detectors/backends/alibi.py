@@ -62,12 +62,11 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.backends import BackendUnavailableError
-from detectors.columns import convert, infer_kind
+from detectors.columns import convert, infer_kind, missing_labels
 from detectors.stattests.chisquare import MISSING
 from detectors.types import ColumnData, ColumnDrift, DriftResult, Kind
 
 CORRECTIONS = ("bonferroni", "fdr")
-_NONE = np.array(None, dtype=object)
 T = TypeVar("T")
 
 
@@ -251,8 +250,7 @@ def _labels(values: ColumnData) -> npt.NDArray[np.str_]:
     arr = np.asarray(values, dtype=object)
     if arr.ndim != 1:
         raise ValueError(f"a categorical column must be 1-d, got shape {arr.shape}")
-    # x != x is True only for NaN, the one value unequal to itself.
-    missing = np.equal(arr, _NONE) | np.not_equal(arr, arr)
+    missing = missing_labels(arr)
     labels = [MISSING if m else str(v) for v, m in zip(arr.tolist(), missing.tolist(), strict=True)]
     return np.array(labels, dtype=np.str_)
 

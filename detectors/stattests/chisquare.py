@@ -9,11 +9,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from detectors.columns import missing_labels
 from detectors.registry import register
 from detectors.types import StatResult
 
 MISSING = "__missing__"
-_NONE = np.array(None, dtype=object)
 
 
 @register("chisquare", kinds={"categorical"}, decision="p_value", default_min_effect=0.03)
@@ -63,8 +63,7 @@ def category_counts(
 def label_counts(values: npt.NDArray[Any]) -> Counter[str]:
     """Count of each category of one column: ``str`` of the value, None/NaN as ``MISSING``."""
     arr = np.asarray(values, dtype=object).ravel()
-    # x != x is True only for NaN (float or numpy float), the one value unequal to itself.
-    missing = np.equal(arr, _NONE) | np.not_equal(arr, arr)
+    missing = missing_labels(arr)
     n_missing = int(missing.sum())
     counts = Counter(map(str, (arr[~missing] if n_missing else arr).tolist()))
     if n_missing:
