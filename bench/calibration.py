@@ -39,13 +39,13 @@ as unchecked and left out):
   - default detects the 0.1 sd shift at every N >= 10^4 in at least 95% of trials
   - default flags the 0.01 sd shift at N = 10^6 in at most 5% of trials
 
-Cost on this machine (2 cores, 2 workers; measured while another CPU-bound bench shared
-the machine): one trial (generating 3 x 25 columns, then 4 detect_drift calls) takes about
-0.08 s of a worker at 10^3 rows per side, 0.37 s at 10^4, 3.4 s at 10^5 and 26 s at 10^6
-(one process on an idle machine: 0.04, 0.2, 2.3 and 23 s). So the full default run (200
-trials at each of the four N) takes about 50 minutes, 43 of them at 10^6;
-`--trials 200,200,200,40` took 15 minutes and --quick 15 seconds. Each run prints its own
-measured times and, from them, an estimate of the full run.
+Cost on this machine (2 cores, 2 workers, otherwise idle): one trial (generating 3 x 25
+columns, then 4 detect_drift calls) takes about 0.04 s of a worker at 10^3 rows per side,
+0.16 s at 10^4, 1.4 s at 10^5 and 13 s at 10^6. So the full default run (200 trials at
+each of the four N) takes about 25 minutes, 22 of them at 10^6; `--trials 200,200,200,40`
+took 7 minutes, `--trials 200,200,200,100` 14 minutes and --quick 6 seconds. With another
+CPU-bound job on the machine every figure doubles (50 minutes for the full run). Each
+run prints its own measured times and, from them, an estimate of the full run.
 
     python bench/calibration.py [--quick] [--trials T | T1,T2,..] [--sizes N1,N2,..]
                                 [--workers 2] [--seed 0] [--markdown PATH]
@@ -86,7 +86,7 @@ QUICK_SIZES = (1_000, 10_000)
 QUICK_TRIALS = 50
 # Worker seconds per trial by N, measured on this machine (2 cores, 2 workers, see above):
 # only to extrapolate the full run's time from a run that left out some sizes.
-PROFILE = {1_000: 0.08, 10_000: 0.37, 100_000: 3.4, 1_000_000: 26.0}
+PROFILE = {1_000: 0.04, 10_000: 0.16, 100_000: 1.39, 1_000_000: 13.3}
 
 
 @dataclass(frozen=True)

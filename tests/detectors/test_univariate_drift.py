@@ -45,7 +45,7 @@ def test_flags_shifted_columns_only() -> None:
 
 
 def test_tiny_shift_at_a_million_rows_is_not_drift() -> None:
-    # A 0.005 sd mean shift is real but negligible: the p-value alone would flag it, the
+    # A 0.005 sd mean shift is real but negligible: the p-value alone flags it here, the
     # effect-size floor does not.
     rng = np.random.default_rng(11)
     n = 1_000_000
