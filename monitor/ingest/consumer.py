@@ -342,7 +342,7 @@ class IngestLoop:
                 f"{tp.topic}[{tp.partition}]@{recs[0].offset}-{recs[-1].offset}"
                 for tp, recs in polled.items()
             )
-            log.error("database error, replaying %s: %s", span, str(exc).splitlines()[0])
+            log.error("database write failed, replaying %s: %s", span, str(exc).splitlines()[0])
         assigned = self._consumer.assignment()
         for tp, recs in polled.items():
             if tp in assigned:
