@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from detectors import stattests as _stattests  # noqa: F401  (registers the built-in tests)
+from detectors.calibrate import calibrate_min_effect
 from detectors.registry import UnknownStatTestError, available, stattest
-from detectors.types import ColumnData, ColumnDrift, DriftResult, StatResult
+from detectors.types import ColumnData, ColumnDrift, DriftResult, MissingRate, StatResult
 from detectors.univariate import detect_drift
 
 __all__ = [
     "ColumnData",
     "ColumnDrift",
     "DriftResult",
+    "MissingRate",
     "StatResult",
     "UnknownStatTestError",
     "available",
+    "calibrate_min_effect",
     "detect_drift",
     "stattest",
 ]

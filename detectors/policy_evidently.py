@@ -39,6 +39,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from detectors.columns import looks_numerical, missing_labels
+from detectors.proportions import two_proportion_z
 from detectors.registry import stattest
 from detectors.types import KINDS, ColumnData, ColumnDrift, DriftResult, Kind
 
@@ -157,13 +158,10 @@ def _z(ref: npt.NDArray[Any], cur: npt.NDArray[Any]) -> tuple[float, float, floa
         first = min(ref_keys | cur_keys, key=str)
     p1 = float(np.mean(np.asarray(ref != first, dtype=bool)))
     p2 = float(np.mean(np.asarray(cur != first, dtype=bool)))
-    n1, n2 = ref.size, cur.size
-    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0.0:
+    tested = two_proportion_z(p1, ref.size, p2, cur.size)
+    if tested is None:
         return 0.0, 1.0, abs(p1 - p2)
-    z = (p1 - p2) / se
-    return z, float(2 * (1 - stats.norm.cdf(abs(z)))), abs(p1 - p2)
+    return tested[0], tested[1], abs(p1 - p2)
 
 
 def _column(

@@ -29,12 +29,34 @@ class StatResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MissingRate:
+    """The null-rate check of a numerical column in the default policy.
+
+    Shares of missing values (None, NaN, +-inf) per side, the p-value of their change
+    (:func:`detectors.proportions.missing_rate_change`), the smallest change that counts
+    (``min_change``, absolute) and the verdict: ``p_value <= `` the run's corrected
+    threshold and ``|current - reference| >= min_change``.
+    """
+
+    reference: float
+    current: float
+    p_value: float
+    min_change: float
+    drifted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ColumnDrift:
     """Drift verdict of one column, with every number the verdict was made from.
 
     ``threshold`` is the p-value threshold actually applied, after multiple-testing
     correction; ``min_effect`` the effect-size floor actually applied. ``n_reference`` and
     ``n_current`` count the rows of the column, missing values included.
+
+    ``missing`` is the null-rate check of a numerical column in the default policy (None
+    for categorical columns, whose tests count missing as a category, for columns with no
+    missing value on either side, and in the evidently policy). ``drifted`` is true when
+    the value test or the null-rate check says drift.
     """
 
     column: str
@@ -48,6 +70,7 @@ class ColumnDrift:
     n_reference: int
     n_current: int
     drifted: bool
+    missing: MissingRate | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 
 from detectors.columns import convert, infer_kind
 from detectors.correction import CORRECTIONS, p_threshold
 from detectors.policy_evidently import detect_drift_evidently
+from detectors.proportions import missing_rate_change
 from detectors.registry import StatTest, stattest
-from detectors.types import ColumnData, ColumnDrift, DriftResult, Kind
+from detectors.types import ColumnData, ColumnDrift, DriftResult, Kind, MissingRate
 
 AUTO_METHOD: Mapping[str, str] = {"numerical": "ks", "categorical": "chisquare"}
 POLICIES = ("default", "evidently")
@@ -23,7 +25,8 @@ def detect_drift(
     kinds: Mapping[str, str] | None = None,
     method: str | Mapping[str, str] = "auto",
     alpha: float = 0.05,
-    min_effect: float | None = None,
+    min_effect: float | Mapping[str, float] | None = None,
+    min_missing_change: float = 0.01,
     correction: str = "bonferroni",
     share_threshold: float = 0.5,
     policy: str = "default",
@@ -33,8 +36,17 @@ def detect_drift(
     A column drifts iff its p-value is at most the corrected threshold (``correction``:
     "bonferroni", "bh" or "none", over the columns decided by a p-value) AND its effect
     size is at least ``min_effect`` (None: each stat test's default, 0.025 for ks and
-    0.03 for chisquare). A test without a p-value is decided on the
-    effect size alone. ``kinds`` and ``method`` name columns of ``reference``; columns left
+    0.03 for chisquare; a mapping gives per-column floors, e.g. from
+    :func:`detectors.calibrate_min_effect`, and columns it leaves out get the default).
+    A test without a p-value is decided on the effect size alone.
+
+    A numerical column also drifts when its null rate (None, NaN, +-inf) changes: the
+    change's p-value (:func:`detectors.proportions.missing_rate_change`) is at most the
+    same corrected threshold, counted in the same family, and the change is at least
+    ``min_missing_change`` (absolute). Categorical tests count missing values as a
+    category already.
+
+    ``kinds`` and ``method`` name columns of ``reference``; columns left
     out are inferred / "auto". Columns only in ``current`` are ignored. Inputs are never
     modified. Bad input raises ValueError naming the column.
 
@@ -52,8 +64,9 @@ def detect_drift(
     for col in columns:
         if col not in current:
             raise ValueError(f"column {col!r} is in reference but not in current")
-    if min_effect is not None and min_effect < 0:
-        raise ValueError(f"min_effect must be >= 0, got {min_effect!r}")
+    floors = _floors(min_effect, columns)
+    if not 0.0 <= min_missing_change <= 1.0:
+        raise ValueError(f"min_missing_change must be in [0, 1], got {min_missing_change!r}")
     if not 0.0 <= share_threshold <= 1.0:
         raise ValueError(f"share_threshold must be in [0, 1], got {share_threshold!r}")
     if policy == "evidently":
@@ -76,19 +89,33 @@ def detect_drift(
     for col in columns:
         ref_raw, cur_raw = np.asarray(reference[col]), np.asarray(current[col])
         kind = infer_kind(col, ref_raw, cur_raw, given=kinds.get(col))
-        test = _method(col, kind, methods.get(col, default_method))
-        res = test.fn(convert(col, kind, ref_raw), convert(col, kind, cur_raw))
+        test = column_test(col, kind, methods.get(col, default_method))
+        ref, cur = convert(col, kind, ref_raw), convert(col, kind, cur_raw)
+        res = test.fn(ref, cur)
         if res.effect_size is None:
             raise ValueError(f"stat test {test.name!r} reports no effect size (column {col!r})")
-        tested.append((col, kind, test, res, res.effect_size, ref_raw.size, cur_raw.size))
-    # One threshold for the run, over the columns decided by a p-value.
+        nulls = _null_rate(ref, cur) if kind == "numerical" else None
+        tested.append((col, kind, test, res, res.effect_size, nulls))
+    # One threshold for the run, over every p-value decided on: the columns' tests and
+    # the null-rate checks.
     p_values = [t[3].p_value for t in tested if t[3].p_value is not None]
+    p_values += [t[5][2] for t in tested if t[5] is not None]
     threshold = p_threshold(alpha, p_values, method=correction)
 
     results = []
-    for col, kind, test, res, effect, n_ref, n_cur in tested:
-        floor = test.default_min_effect if min_effect is None else float(min_effect)
+    for col, kind, test, res, effect, nulls in tested:
+        floor = floors.get(col, test.default_min_effect)
         significant = res.p_value is None or res.p_value <= threshold
+        missing = None
+        if nulls is not None:
+            share_ref, share_cur, p_missing = nulls
+            missing = MissingRate(
+                reference=share_ref,
+                current=share_cur,
+                p_value=p_missing,
+                min_change=min_missing_change,
+                drifted=p_missing <= threshold and abs(share_cur - share_ref) >= min_missing_change,
+            )
         results.append(
             ColumnDrift(
                 column=col,
@@ -99,9 +126,10 @@ def detect_drift(
                 effect_size=effect,
                 threshold=threshold,
                 min_effect=floor,
-                n_reference=int(n_ref),
-                n_current=int(n_cur),
-                drifted=bool(significant and effect >= floor),
+                n_reference=int(ref_raw.size),
+                n_current=int(cur_raw.size),
+                drifted=bool(significant and effect >= floor) or bool(missing and missing.drifted),
+                missing=missing,
             )
         )
     share = sum(c.drifted for c in results) / len(results)
@@ -113,14 +141,43 @@ def detect_drift(
     )
 
 
-def _check_keys(arg: str, mapping: Mapping[str, str], columns: list[str]) -> None:
+def _floors(min_effect: float | Mapping[str, float] | None, columns: list[str]) -> dict[str, float]:
+    """Per-column effect floors given explicitly; the rest get their test's default."""
+    if min_effect is None:
+        return {}
+    given = min_effect if isinstance(min_effect, Mapping) else dict.fromkeys(columns, min_effect)
+    _check_keys("min_effect", given, columns)
+    for col, floor in given.items():
+        if not floor >= 0:  # also refuses NaN
+            raise ValueError(f"min_effect for column {col!r} must be >= 0, got {floor!r}")
+    return {col: float(floor) for col, floor in given.items()}
+
+
+def _null_rate(
+    reference: npt.NDArray[np.float64], current: npt.NDArray[np.float64]
+) -> tuple[float, float, float] | None:
+    """(reference share, current share, p-value of the change) of non-finite values; None
+    when neither side has any (there is nothing to test, and a p-value of 1 would only
+    dilute the correction) or a side is empty."""
+    n_ref = reference.size - int(np.count_nonzero(np.isfinite(reference)))
+    n_cur = current.size - int(np.count_nonzero(np.isfinite(current)))
+    if (n_ref == 0 and n_cur == 0) or reference.size == 0 or current.size == 0:
+        return None
+    change = missing_rate_change(n_ref, reference.size, n_cur, current.size)
+    assert change.p_value is not None  # it always has one
+    return n_ref / reference.size, n_cur / current.size, change.p_value
+
+
+def _check_keys(arg: str, mapping: Mapping[str, object], columns: list[str]) -> None:
     # A key that names no column is almost always a typo that would silently do nothing.
     unknown = [k for k in mapping if k not in columns]
     if unknown:
         raise ValueError(f"{arg} names columns not in reference: {', '.join(map(repr, unknown))}")
 
 
-def _method(col: str, kind: Kind, name: str) -> StatTest:
+def column_test(col: str, kind: Kind, name: str) -> StatTest:
+    """The stat test ``name`` ("auto": ks / chisquare by kind) for column ``col``, checked
+    to support ``kind``."""
     test = stattest(AUTO_METHOD[kind] if name == "auto" else name)
     if not test.supports(kind):
         raise ValueError(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy.typing as npt
-from scipy import stats
 
+from detectors.proportions import two_proportion_z
 from detectors.registry import register
 from detectors.stattests.chisquare import category_counts
 from detectors.types import StatResult
@@ -46,12 +45,8 @@ def z(reference: npt.NDArray[Any], current: npt.NDArray[Any]) -> StatResult:
         return StatResult(statistic=0.0, p_value=1.0, effect_size=0.0)
     p1 = (n1 - int(ref_counts[0])) / n1
     p2 = (n2 - int(cur_counts[0])) / n2
-    # Pooled exactly as Evidently writes it, so the p-values agree to the last bits.
-    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
-    variance = pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)
-    if variance <= 0.0:
+    tested = two_proportion_z(p1, n1, p2, n2)
+    if tested is None:
         # Unreachable with two or more observed categories, but rounding must not divide by 0.
         return StatResult(statistic=0.0, p_value=1.0, effect_size=abs(p1 - p2))
-    z_stat = (p1 - p2) / math.sqrt(variance)
-    p_value = 2.0 * (1.0 - float(stats.norm.cdf(abs(z_stat))))
-    return StatResult(statistic=z_stat, p_value=p_value, effect_size=abs(p1 - p2))
+    return StatResult(statistic=tested[0], p_value=tested[1], effect_size=abs(p1 - p2))

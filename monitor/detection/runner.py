@@ -99,6 +99,7 @@ def _evaluate_version(
         method=method,
         alpha=p.alpha,
         min_effect=p.min_effect,
+        min_missing_change=p.min_missing_change,
         correction=p.correction,
         share_threshold=p.share_threshold,
     )

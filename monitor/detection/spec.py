@@ -29,6 +29,7 @@ class DriftPolicy(BaseModel):
 
     alpha: float = Field(default=0.05, gt=0, lt=1)
     min_effect: float | None = Field(default=None, ge=0)
+    min_missing_change: float = Field(default=0.01, ge=0, le=1)
     correction: Literal["bonferroni", "bh", "none"] = "bonferroni"
     share_threshold: float = Field(default=0.5, gt=0, le=1)
 

@@ -565,3 +565,15 @@ def test_epps_singleton_identical_constants_are_no_evidence() -> None:
 
 def test_empirical_mmd_needs_two_values_a_side() -> None:
     assert _triple(empirical_mmd(np.array([1.0]), np.arange(10.0))) == NO_EVIDENCE
+
+
+def test_ks_falls_back_to_scipys_asymptotic_p_value_without_a_warning() -> None:
+    # Heavily tied counts where scipy's exact p-value fails and it warns, then falls back.
+    rng = np.random.default_rng(30)
+    ref, cur = rng.poisson(0.5, 1000).astype(float), rng.poisson(0.5, 1000).astype(float)
+    with pytest.warns(RuntimeWarning, match="Exact calculation unsuccessful"):
+        expected = stats.ks_2samp(ref, cur)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = detectors.stattest("ks")(ref, cur)
+    assert (got.statistic, got.p_value) == (expected.statistic, expected.pvalue)
