@@ -39,11 +39,11 @@ test: lint
 ## Alibi Detect pins numpy<2, so it gets its own venv and its own tests (tests_alibi/).
 ## torch==2.13.0 is for MMDDrift's PyTorch backend: pip takes the 2.13.0 CPU build that lies
 ## on this kind of machine's disk (~0.9 GB installed); a torch from PyPI is a CUDA build of
-## several GB. Installed without -c constraints.txt (it pins numpy 2), so not pinned.
-$(ALIBI_STAMP): pyproject.toml
+## several GB. Pinned by its own lock file, constraints-alibi.txt (constraints.txt pins numpy 2).
+$(ALIBI_STAMP): pyproject.toml constraints-alibi.txt
 	$(PYTHON) -m venv $(ALIBI_VENV)
 	$(ALIBI_BIN)/pip install --quiet --upgrade pip
-	$(ALIBI_BIN)/pip install --quiet -e '.[alibi]' pytest pytest-timeout scipy torch==2.13.0
+	$(ALIBI_BIN)/pip install --quiet -c constraints-alibi.txt -e '.[alibi]' pytest pytest-timeout scipy torch==2.13.0
 	touch $(ALIBI_STAMP)
 
 test-alibi: $(ALIBI_STAMP)
