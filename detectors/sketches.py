@@ -92,7 +92,9 @@ def _fingerprint(kind: str, payload: bytes) -> str:
     return hashlib.sha256(kind.encode() + b"\0" + payload).hexdigest()[:16]
 
 
-def _label_hash(label: str) -> int:
+def label_hash(label: str) -> int:
+    """The 64-bit BLAKE2b hash that stands for a category in ``CategoricalLayout.known``
+    (and in the data-quality profile's known categories, so both agree)."""
     digest = hashlib.blake2b(label.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "little")
 
@@ -197,7 +199,7 @@ class CategoricalLayout:
         counts.pop(MISSING, None)
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         rest = [label for label, _ in ranked[top_k:]]
-        known = tuple(sorted({_label_hash(x) for x in rest})) if len(rest) <= max_known else None
+        known = tuple(sorted({label_hash(x) for x in rest})) if len(rest) <= max_known else None
         return cls(tuple(label for label, _ in ranked[:top_k]), known)
 
     @property
@@ -217,7 +219,7 @@ class CategoricalLayout:
         k = len(self.categories)
         if label == MISSING:
             return k + 2
-        if self._known is None or _label_hash(label) in self._known:
+        if self._known is None or label_hash(label) in self._known:
             return k
         return k + 1
 
