@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from typing import Protocol
 
 import httpx
@@ -31,18 +32,17 @@ from monitor.db.models import DeadLetter
 from monitor.demo.receiver import RecordingReceiver
 from monitor.demo.traffic import ETA, FRAUD, SyntheticModel, predict
 from monitor.detection.baseline import build_profile, save_baseline
+from monitor.detection.monitors_apply import apply_monitors
+from monitor.detection.monitors_file import parse_monitors
 from monitor.detection.runner import RunSummary, run_due
-from monitor.detection.spec import DriftPolicy, MonitorSpec
 from monitor.detection.windows import floor_to
 from monitor.ingest.consumer import IngestLoop, IngestStats
 from monitor.ingest.topics import ensure_topics
 from monitor.resources import (
     FeatureSchema,
     ModelDoc,
-    MonitorDoc,
     ReceiverDoc,
     register_model,
-    upsert_monitor,
     upsert_receiver,
     upsert_rule,
 )
@@ -54,6 +54,7 @@ from monitor.services.postgres import resolve_postgres, scratch_database, start_
 VERSION = "1"
 WINDOW = timedelta(hours=1)
 SECRET = "demo-signing-secret"  # noqa: S105 - a demo value, printed nowhere
+MONITORS_FILE = "monitors.yaml"  # next to this module; shipped as package data
 
 
 class Reporter(Protocol):
@@ -94,23 +95,13 @@ def _configure(session: Session, model: SyntheticModel, receiver_url: str, seed:
     save_baseline(
         session, model_id=model.model_id, model_version=VERSION, profile=profile, n_rows=n_rows
     )
-    upsert_monitor(
-        session,
-        MonitorDoc(
-            name=f"{model.model_id}-drift",
-            # All the demo's traffic is in before detection runs: no lateness to wait for.
-            # A floor of 0.1 (KS D or TVD) rather than the default 0.025 / 0.03: with 24
-            # hourly checks a day, the default's 5% false-alarm rate per check would page
-            # about once a day on an unchanged model; this team only cares about big shifts.
-            spec=MonitorSpec(
-                model_id=model.model_id,
-                window="1h",
-                delay="0s",
-                policy=DriftPolicy(min_effect=0.1),
-            ),
-        ),
-    )
     upsert_receiver(session, ReceiverDoc(name="demo-webhook", url=receiver_url, secret=SECRET))
+
+
+def _apply_monitors(session: Session) -> None:
+    """The demo's monitors, from its monitors.yaml, as `driftwarden monitors apply`."""
+    text = resources.files("monitor.demo").joinpath(MONITORS_FILE).read_text(encoding="utf-8")
+    apply_monitors(session, parse_monitors(text, source=f"monitor/demo/{MONITORS_FILE}"))
 
 
 def _rule() -> RuleSpec:
@@ -251,6 +242,7 @@ def run_demo(
         with Session(engine) as session, session.begin():
             for model in outcome.models:
                 _configure(session, model, receiver.url, seed)
+            _apply_monitors(session)
             upsert_rule(session, _rule())
         ensure_topics(
             settings.bootstrap_servers, [settings.predictions_topic, settings.labels_topic]

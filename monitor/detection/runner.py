@@ -2,8 +2,9 @@
 
 Each window is one transaction: lock the monitor row (``FOR UPDATE SKIP LOCKED``, so
 several workers share the monitors without running one twice), load the window's
-events, run the detectors per model version against that version's baseline, write one
-run row plus one row per feature, and advance ``checked_until``.
+events, run the detectors per model version against that version's reference (its
+baseline, the window before, or its events in a fixed range), write one run row plus one
+row per feature, and advance ``checked_until``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from monitor.db.engine import make_sessionmaker
 from monitor.db.models import DetectorRun, FeatureResult, Label, ModelVersion, Monitor, Prediction
 from monitor.detection.baseline import load_baselines
 from monitor.detection.spec import MonitorSpec
-from monitor.detection.windows import closed_windows, floor_to
+from monitor.detection.windows import earliest_start_after, floor_to, window_after
 from monitor.layout import Layout
 
 log = logging.getLogger(__name__)
+
+# Rows of a fixed reference range kept per version: the same bound as a baseline's sample.
+MAX_REFERENCE_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -74,19 +78,26 @@ class _Window:
         return out
 
 
+def _profile_reference(profile: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """A baseline profile's sample as columns, and their kinds."""
+    features = profile["features"]
+    kinds = {f: str(p["kind"]) for f, p in features.items()}
+    return {f: _column(p["sample"], kinds[f]) for f, p in features.items()}, kinds
+
+
 def _evaluate_version(
     spec: MonitorSpec,
-    profile: dict[str, Any],
+    reference_columns: dict[str, np.ndarray],
+    reference_kinds: dict[str, str],
     current_columns: dict[str, np.ndarray],
 ) -> detectors.DriftResult:
-    reference_profile = profile["features"]
     names = [
         f
-        for f in (spec.features or list(reference_profile))
-        if f in reference_profile and f in current_columns
+        for f in (spec.features or list(reference_columns))
+        if f in reference_columns and f in current_columns
     ]
-    kinds = {f: str(reference_profile[f]["kind"]) for f in names}
-    reference = {f: _column(reference_profile[f]["sample"], kinds[f]) for f in names}
+    kinds = {f: reference_kinds[f] for f in names}
+    reference = {f: reference_columns[f] for f in names}
     current = {f: current_columns[f] for f in names}
     method: str | dict[str, str] = (
         {f: spec.methods.get(f, "auto") for f in names} if spec.methods else "auto"
@@ -105,22 +116,72 @@ def _evaluate_version(
     )
 
 
-def _run_window(
-    session: Session, monitor: Monitor, spec: MonitorSpec, *, lo: datetime, hi: datetime
-) -> list[RunSummary]:
+def _load_windows(
+    session: Session, model_id: str, *, lo: datetime, hi: datetime, limit: int | None = None
+) -> dict[str, _Window]:
+    """The model's events in ``[lo, hi)`` by version; with ``limit``, at most that many
+    rows per version, a fixed pseudo-random subset (by a hash of the event id)."""
     windows: dict[str, _Window] = defaultdict(lambda: _Window([], []))
-    rows = session.execute(
-        select(Prediction.model_version, Prediction.num_values, Prediction.cat_values).where(
-            Prediction.model_id == spec.model_id, Prediction.ts >= lo, Prediction.ts < hi
-        )
+    query = select(Prediction.model_version, Prediction.num_values, Prediction.cat_values).where(
+        Prediction.model_id == model_id, Prediction.ts >= lo, Prediction.ts < hi
     )
-    for version, num, cat in rows:
+    if limit is not None:
+        # Rows still waiting for their features would take a place in the sample.
+        ranked = (
+            query.where((Prediction.num_values.is_not(None)) | (Prediction.cat_values.is_not(None)))
+            .add_columns(
+                func.row_number()
+                .over(partition_by=Prediction.model_version, order_by=func.md5(Prediction.event_id))
+                .label("rank")
+            )
+            .subquery()
+        )
+        query = select(ranked.c.model_version, ranked.c.num_values, ranked.c.cat_values).where(
+            ranked.c.rank <= limit
+        )
+    for version, num, cat in session.execute(query):
         w = windows[version]
         if num is None and cat is None:
             w.pending += 1  # features still expected from a feature log
         else:
             w.num.append(num or [])
             w.cat.append(cat or [])
+    return dict(windows)
+
+
+# Reference rows of fixed ranges, by (model, start, end): loaded once per run_due call,
+# not once per window.
+_RangeCache = dict[tuple[str, datetime, datetime], dict[str, _Window]]
+
+
+def _window_references(
+    session: Session, spec: MonitorSpec, *, lo: datetime, cache: _RangeCache
+) -> tuple[dict[str, _Window], str]:
+    """The reference rows by version for a window starting at ``lo`` (reference
+    ``previous_window`` or ``fixed_window``), and how to name that range in an error."""
+    if spec.reference == "previous_window":
+        start, end = lo - spec.window_size, lo
+        return _load_windows(session, spec.model_id, lo=start, hi=end), "previous window"
+    assert spec.reference_window is not None  # the spec's validator ensures it
+    start, end = spec.reference_window.start, spec.reference_window.end
+    key = (spec.model_id, start, end)
+    if key not in cache:
+        cache[key] = _load_windows(
+            session, spec.model_id, lo=start, hi=end, limit=MAX_REFERENCE_ROWS
+        )
+    return cache[key], f"reference window [{start.isoformat()}, {end.isoformat()})"
+
+
+def _run_window(
+    session: Session,
+    monitor: Monitor,
+    spec: MonitorSpec,
+    *,
+    lo: datetime,
+    hi: datetime,
+    cache: _RangeCache | None = None,
+) -> list[RunSummary]:
+    windows = _load_windows(session, spec.model_id, lo=lo, hi=hi)
     labelled = dict(
         session.execute(
             select(Prediction.model_version, func.count())
@@ -140,7 +201,15 @@ def _run_window(
             )
         )
     }
-    baselines = load_baselines(session, spec.model_id, spec.baseline)
+    baselines: dict[str, dict[str, Any]] = {}
+    references: dict[str, _Window] = {}
+    reference_name = ""
+    if spec.reference == "baseline":
+        baselines = load_baselines(session, spec.model_id, spec.baseline)
+    else:
+        references, reference_name = _window_references(
+            session, spec, lo=lo, cache={} if cache is None else cache
+        )
     summaries = []
     started = datetime.now(UTC)
     for version, window in sorted(windows.items()):
@@ -158,18 +227,34 @@ def _run_window(
             started_at=started,
         )
         drifted: tuple[str, ...] = ()
-        profile = baselines.get(version)
-        if profile is None:
-            run.status = "error"
-            run.error = f"model_version={version!r}: no baseline named {spec.baseline!r}"
-        elif n_rows < spec.min_rows:
-            run.status = "insufficient_data"
-            run.n_reference = int(profile["sample_size"])
+        layout = layouts.get(version, Layout((), ()))
+        reference: tuple[dict[str, np.ndarray], dict[str, str]] | None = None
+        if spec.reference == "baseline":
+            profile = baselines.get(version)
+            if profile is not None:
+                run.n_reference = int(profile["sample_size"])
+                if n_rows >= spec.min_rows:
+                    reference = _profile_reference(profile)
+            else:
+                run.error = f"model_version={version!r}: no baseline named {spec.baseline!r}"
         else:
-            current = window.columns(layouts.get(version, Layout((), ())))
-            result = _evaluate_version(spec, profile, current)
+            ref_window = references.get(version)
+            run.n_reference = len(ref_window.num) if ref_window is not None else 0
+            if ref_window is None and spec.reference == "fixed_window":
+                # A version with no events in the range will never have any: say so
+                # rather than record insufficient data forever.
+                run.error = f"model_version={version!r}: no events in the {reference_name}"
+            elif ref_window is not None and min(n_rows, run.n_reference) >= spec.min_rows:
+                reference = ref_window.columns(layout), dict(layout.kinds)
+        if run.error is not None:
+            run.status = "error"
+        elif reference is None or n_rows < spec.min_rows:
+            # Too few rows in the window, or in a production reference (the window
+            # before, a fixed range): n_current and n_reference say which.
+            run.status = "insufficient_data"
+        else:
+            result = _evaluate_version(spec, *reference, window.columns(layout))
             run.status = "ok"
-            run.n_reference = int(profile["sample_size"])
             run.drift_share = result.drift_share
             run.dataset_drift = result.dataset_drift
             drifted = result.drifted_columns
@@ -219,20 +304,23 @@ def _run_window(
 def _next_window(
     session: Session, monitor: Monitor, spec: MonitorSpec, now: datetime
 ) -> tuple[datetime, datetime] | None:
-    """The next window to check: after ``checked_until``, starting at the first window
-    that holds an event (empty stretches are skipped, not run one by one), and closed
-    for at least the spec's ``delay`` so that events still in flight are in."""
+    """The next window to check: the first ending after ``checked_until`` that holds an
+    event (empty stretches are skipped, not run one by one), closed for at least the
+    spec's ``delay`` so that events still in flight are in, and, with a schedule, only
+    once a tick of its ``every`` has passed since (plus the delay)."""
+    size, step = spec.window_size, spec.step_size
     query = select(func.min(Prediction.ts)).where(Prediction.model_id == spec.model_id)
-    if monitor.checked_until is not None:
-        query = query.where(Prediction.ts >= monitor.checked_until)
+    bound = earliest_start_after(monitor.checked_until, size=size, step=step)
+    if bound is not None:
+        query = query.where(Prediction.ts >= bound)
     first = session.scalar(query)
     if first is None:
         return None
-    start = floor_to(first, spec.window_size)
-    if monitor.checked_until is not None:
-        start = max(start, monitor.checked_until)
-    due = closed_windows(start, now - spec.delay_size, spec.window_size, limit=1)
-    return due[0] if due else None
+    lo, hi = window_after(monitor.checked_until, first, size=size, step=step)
+    cutoff = now - spec.delay_size
+    if spec.schedule is not None:
+        cutoff = floor_to(cutoff, spec.schedule.every_size)
+    return (lo, hi) if hi <= cutoff else None
 
 
 def _record_failure(
@@ -274,6 +362,7 @@ def run_due(
     ``max_windows`` per monitor per call). Returns what was run, oldest first."""
     now = now or datetime.now(UTC)
     sessions = make_sessionmaker(engine)
+    cache: _RangeCache = {}
     with sessions() as session:
         monitor_ids = list(
             session.scalars(select(Monitor.id).where(Monitor.enabled).order_by(Monitor.id))
@@ -296,7 +385,9 @@ def run_due(
                 lo, hi = window
                 try:
                     with session.begin_nested():
-                        window_summaries = _run_window(session, monitor, spec, lo=lo, hi=hi)
+                        window_summaries = _run_window(
+                            session, monitor, spec, lo=lo, hi=hi, cache=cache
+                        )
                 except (SQLAlchemyError, psycopg.Error):
                     raise  # the database itself: let the worker back off and retry
                 except Exception as exc:
