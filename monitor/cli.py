@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import gc
 import logging
 import os
@@ -25,6 +24,7 @@ from monitor.config import ConfigError, Settings, load_settings
 app = typer.Typer(help="Driftwarden: model monitoring and drift detection.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 baseline_app = typer.Typer(help="Reference profiles of model versions.", no_args_is_help=True)
+monitors_app = typer.Typer(help="Monitors as code (monitors.yaml).", no_args_is_help=True)
 services_app = typer.Typer(help="Local PostgreSQL and broker for tests.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 dead_letters_app = typer.Typer(
@@ -32,6 +32,7 @@ dead_letters_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(baseline_app, name="baseline")
+app.add_typer(monitors_app, name="monitors")
 app.add_typer(services_app, name="services")
 app.add_typer(topics_app, name="topics")
 app.add_typer(dead_letters_app, name="dead-letters")
@@ -117,56 +118,225 @@ def apply(file: Annotated[Path, typer.Option("-f", "--file", exists=True)]) -> N
         engine.dispose()
 
 
+class _BaselineProgress:
+    """Progress bars of ``baseline create``: one per pass over the source."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[int, TaskID] = {}
+        self._total = 0
+
+    def opened(self, source: Any) -> None:
+        self._total = source.total
+        if source.ignored:
+            console.print(
+                f"ignored columns not in the schema: {', '.join(source.ignored)}",
+                highlight=False,
+                markup=False,
+            )
+        unit = "" if source.unit == "bytes" else " rows"
+        for number, what in ((1, "sampling"), (2, "sketching")):
+            self._tasks[number] = self._progress.add_task(
+                f"pass {number}/2 {what}{unit}", total=self._total or None
+            )
+
+    def progress(self, number: int, done: int) -> None:
+        self._progress.update(self._tasks[number], completed=done)
+
+
+def _when(option: str, value: str) -> Any:
+    """An ISO 8601 time (UTC when it has no offset); exit 2 naming the option otherwise."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        console.print(
+            f"[red]error:[/red] {option}={value!r} is not an ISO 8601 time "
+            "(e.g. 2026-11-01 or 2026-11-01T00:00:00+00:00)"
+        )
+        raise typer.Exit(2) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 @baseline_app.command("create")
-def baseline_create(
+def baseline_create(  # typer passes options by keyword
+    *,
     model: Annotated[str, typer.Option()],
     version: Annotated[str, typer.Option()],
-    file: Annotated[Path, typer.Option(exists=True)],
+    file: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Training data: .csv, .parquet, .pq"),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Stored predictions from this time (ISO 8601)")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="... up to this time (excluded)")] = None,
+    copy_from_version: Annotated[
+        str | None,
+        typer.Option(help="Reuse this version's baseline (same feature schema only)."),
+    ] = None,
     name: str = "training",
+    sample_size: Annotated[int, typer.Option(min=1, help="Rows kept for exact tests.")] = 20_000,
+    batch_rows: Annotated[int, typer.Option(min=1, help="Rows read at a time.")] = 50_000,
 ) -> None:
-    """Store the reference profile of MODEL VERSION from a CSV file of its training data."""
+    """Store the reference profile of MODEL VERSION: from a file of its training data
+    (--file), from its stored predictions (--from/--to), or another version's baseline
+    (--copy-from-version). Replaces a baseline of the same name. docs/baselines.md."""
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.progress import DownloadColumn, TimeRemainingColumn  # noqa: PLC0415
     from sqlalchemy.orm import Session  # noqa: PLC0415
 
     from monitor.db.engine import make_engine  # noqa: PLC0415
-    from monitor.db.models import ModelVersion  # noqa: PLC0415
-    from monitor.detection.baseline import build_profile, save_baseline  # noqa: PLC0415
+    from monitor.detection import baseline_builds as builds  # noqa: PLC0415
+    from monitor.detection.baseline import BaselineCopyError, copy_baseline  # noqa: PLC0415
+
+    chosen = [file is not None, start is not None or end is not None, bool(copy_from_version)]
+    if sum(chosen) != 1 or (chosen[1] and (start is None or end is None)):
+        console.print(
+            "[red]error:[/red] give one source: --file F, --from T1 --to T2, "
+            "or --copy-from-version V"
+        )
+        raise typer.Exit(2)
+    window = (_when("--from", start), _when("--to", end)) if start and end else None
+    engine = make_engine(_settings())
+    try:
+        if copy_from_version:
+            with Session(engine) as session, session.begin():
+                n_rows = copy_baseline(
+                    session,
+                    model_id=model,
+                    from_version=copy_from_version,
+                    to_version=version,
+                    name=name,
+                )
+            console.print(
+                f"baseline {name!r} of {model} v{version}: {n_rows} rows "
+                f"(copied from v{copy_from_version})",
+                highlight=False,
+            )
+            return
+        count = DownloadColumn() if file is not None else MofNCompleteColumn()
+        columns = [TextColumn("{task.description}"), BarColumn(), count, TimeRemainingColumn()]
+        with Progress(*columns, console=console, disable=not console.is_terminal) as bars:
+            reporter = _BaselineProgress(bars)
+            if file is not None:
+                created = builds.create_from_file(
+                    engine,
+                    model_id=model,
+                    version=version,
+                    path=file,
+                    name=name,
+                    sample_size=sample_size,
+                    batch_rows=batch_rows,
+                    reporter=reporter,
+                )
+                origin = str(file)
+            else:
+                assert window is not None
+                created, pending = builds.create_from_predictions(
+                    engine,
+                    model_id=model,
+                    version=version,
+                    start=window[0],
+                    end=window[1],
+                    name=name,
+                    sample_size=sample_size,
+                    batch_rows=batch_rows,
+                    reporter=reporter,
+                )
+                origin = f"stored predictions {start} .. {end}"
+                if pending:
+                    console.print(f"skipped {pending} predictions still waiting for features")
+    except (builds.BaselineError, BaselineCopyError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}; nothing stored", soft_wrap=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    console.print(
+        f"baseline {name!r} of {model} v{version}: {created.n_rows} rows, "
+        f"{len(created.features)} features, sample of {created.sample_size} (from {origin})",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@baseline_app.command("list")
+def baseline_list(
+    model: Annotated[str | None, typer.Option()] = None,
+    output: Annotated[str, typer.Option(help="table or json")] = "table",
+) -> None:
+    """List stored baselines: model, version, name, rows, created, features."""
+    import json  # noqa: PLC0415
+
+    from rich.table import Table  # noqa: PLC0415
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.detection.baseline import list_baselines  # noqa: PLC0415
 
     engine = make_engine(_settings())
-    with Session(engine) as session, session.begin():
-        mv = session.get(ModelVersion, (model, version))
-        if mv is None:
-            console.print(
-                f"[red]error:[/red] --model={model!r} --version={version!r}: not registered"
-            )
-            raise typer.Exit(2)
-        kinds = {f["name"]: f["kind"] for f in mv.feature_schema}
-        columns: dict[str, list[Any]] = {n: [] for n in kinds}
-        with file.open(newline="") as fh:
-            for line, row in enumerate(csv.DictReader(fh), start=2):  # line 1: the header
-                for n, kind in kinds.items():
-                    raw = row.get(n)
-                    value: Any = None if raw in (None, "") else raw
-                    if value is not None and kind == "numerical":
-                        try:
-                            value = float(value)
-                        except ValueError:
-                            console.print(
-                                f"[red]error:[/red] {file}:{line}: {n}={raw!r} is not "
-                                "a number (numerical feature); nothing stored"
-                            )
-                            raise typer.Exit(2) from None
-                    columns[n].append(value)
-        profile, n_rows = build_profile(columns, kinds)
-        save_baseline(
-            session,
-            model_id=model,
-            model_version=version,
-            profile=profile,
-            n_rows=n_rows,
-            name=name,
+    try:
+        with Session(engine) as session:
+            infos = list_baselines(session, model_id=model)
+    finally:
+        engine.dispose()
+    if output == "json":
+        rows = [
+            {
+                "model": b.model_id,
+                "version": b.model_version,
+                "name": b.name,
+                "rows": b.n_rows,
+                "created_at": b.created_at.isoformat(),
+                "features": list(b.features),
+                "format": b.format,
+                "source": b.source,
+            }
+            for b in infos
+        ]
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("model", "version", "name", "rows", "created", "features")
+    for b in infos:
+        shown = ", ".join(b.features)
+        table.add_row(
+            b.model_id,
+            b.model_version,
+            b.name,
+            str(b.n_rows),
+            f"{b.created_at:%Y-%m-%d %H:%M:%S%z}",
+            f"{len(b.features)}: {shown if len(shown) <= 60 else shown[:57] + '...'}",
         )
-    engine.dispose()
-    console.print(f"baseline {name!r} of {model} v{version}: {n_rows} rows")
+    console.print(table)
+
+
+@baseline_app.command("delete")
+def baseline_delete(
+    model: Annotated[str, typer.Option()],
+    version: Annotated[str, typer.Option()],
+    name: str = "training",
+) -> None:
+    """Delete one baseline. Monitors of that version then record "no baseline" errors."""
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.detection.baseline import delete_baseline  # noqa: PLC0415
+
+    engine = make_engine(_settings())
+    try:
+        with Session(engine) as session, session.begin():
+            deleted = delete_baseline(session, model_id=model, model_version=version, name=name)
+    finally:
+        engine.dispose()
+    if not deleted:
+        console.print(
+            f"[red]error:[/red] --model={model!r} --version={version!r} --name={name!r}: "
+            "no such baseline"
+        )
+        raise typer.Exit(2)
+    console.print(f"deleted baseline {name!r} of {model} v{version}", highlight=False)
 
 
 @topics_app.command("create")
@@ -269,6 +439,114 @@ def dead_letters_replay(
     console.print(
         f"replayed {len(outcomes)}: {stored} stored, {len(outcomes) - stored} still refused"
     )
+
+
+@monitors_app.command("apply")
+def monitors_apply(
+    file: Annotated[Path, typer.Option("-f", "--file", exists=True, dir_okay=False)],
+    dry_run: Annotated[
+        bool, typer.Option(help="Check everything and show the changes; write nothing.")
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option(help="Disable the monitors the file does not list.")
+    ] = False,
+) -> None:
+    """Create or update the monitors a monitors.yaml declares (docs/monitors.md): every
+    problem is reported first, then all is applied in one transaction, or nothing."""
+    from rich.markup import escape  # noqa: PLC0415
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.detection.monitors_apply import apply_monitors  # noqa: PLC0415
+    from monitor.detection.monitors_file import (  # noqa: PLC0415
+        MonitorsFileError,
+        load_monitors_file,
+    )
+
+    try:
+        parsed = load_monitors_file(file)  # the file's own problems need no database
+        engine = make_engine(_settings())
+        try:
+            with Session(engine) as session:
+                report = apply_monitors(session, parsed, prune=prune, dry_run=dry_run)
+                if dry_run:
+                    session.rollback()
+                else:
+                    session.commit()
+        finally:
+            engine.dispose()
+    except MonitorsFileError as exc:
+        for line in str(exc).splitlines():
+            console.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True, highlight=False)
+        console.print("nothing applied")
+        raise typer.Exit(2) from None
+    for c in report.changes:
+        if c.action == "kept":
+            why = "disabled" if not c.enabled else "still enabled; --prune disables it"
+            detail = f"not in {file.name} ({why})"
+        elif c.action == "disabled":
+            detail = f"not in {file.name}"
+        else:
+            detail = "; ".join(c.details) or f"model {c.model_id}"
+        line = f"{c.action:<9} {c.name}: {detail}"
+        console.print(escape(line), soft_wrap=True, highlight=False)
+    for note in report.notes:
+        console.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
+    counts = ", ".join(
+        f"{report.count(a)} {a}"
+        for a in ("created", "changed", "unchanged", "disabled", "kept")
+        if report.count(a)
+    )
+    prefix = "dry run, nothing written" if dry_run else "applied"
+    console.print(f"{prefix}: {counts or 'no monitors'}", highlight=False)
+
+
+@monitors_app.command("list")
+def monitors_list(
+    model: Annotated[str | None, typer.Option(help="Only this model's monitors.")] = None,
+    output: Annotated[str, typer.Option(help="table or json")] = "table",
+) -> None:
+    """List monitors: model, window, signals, reference, enabled, checked until."""
+    import json  # noqa: PLC0415
+
+    from rich.table import Table  # noqa: PLC0415
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.detection.monitors_apply import list_monitors  # noqa: PLC0415
+
+    engine = make_engine(_settings())
+    with Session(engine) as session:
+        rows = list_monitors(session, model_id=model)
+    engine.dispose()
+    if output == "json":
+        console.print_json(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "model": r.model_id,
+                        "enabled": r.enabled,
+                        "checked_until": r.checked_until.isoformat() if r.checked_until else None,
+                        "spec": r.spec,
+                    }
+                    for r in rows
+                ]
+            )
+        )
+        return
+    table = Table("name", "model", "window", "signals", "reference", "enabled", "checked until")
+    for r in rows:
+        table.add_row(
+            r.name,
+            r.model_id,
+            r.window,
+            r.signals,
+            r.reference,
+            "yes" if r.enabled else "no",
+            r.checked_until.isoformat() if r.checked_until else "-",
+        )
+    console.print(table)
 
 
 @app.command("api")

@@ -1,49 +1,115 @@
-"""Reference profiles of a model version (the training data's distribution).
+"""Baselines: the reference profile of a model version, and where they are stored.
 
-A profile keeps, per feature, its kind and a bounded uniform sample, so exact two-sample
-tests can run against it without storing the training set.
+A profile (format 2, :mod:`monitor.detection.profiler`) keeps per feature its kind, a
+bounded uniform sample of rows (so exact two-sample tests can run against it without
+storing the training set), a mergeable sketch, summary statistics, and the data-quality
+profile and schema of the version. docs/baselines.md describes it for users.
+
+Profiles are built from in-memory columns (:func:`build_profile`) or streamed from a
+:class:`Source`, a file (``monitor.detection.baseline_files``) or stored predictions
+(``monitor.detection.baseline_predictions``), by :func:`build_from_source`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import case, cast, delete, func, select
+from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.orm import Session
 
-from monitor.db.models import Baseline
+from monitor.db.models import Baseline, ModelVersion
+from monitor.detection.feature_values import ColumnInput
+from monitor.detection.profiler import MAX_SAMPLE, ProfileBuilder, ProfileError
 
-MAX_SAMPLE = 20_000
+__all__ = [
+    "MAX_SAMPLE",
+    "BaselineInfo",
+    "ProfileError",
+    "Source",
+    "build_from_source",
+    "build_profile",
+    "copy_baseline",
+    "delete_baseline",
+    "list_baselines",
+    "load_baselines",
+    "save_baseline",
+]
+
+
+class Source(Protocol):
+    """Reference rows, readable several times as the same batches in the same order."""
+
+    @property
+    def unit(self) -> str:
+        """What progress counts: "bytes" or "rows"."""
+        ...
+
+    @property
+    def total(self) -> int:
+        """Progress at the end of a pass."""
+        ...
+
+    @property
+    def ignored(self) -> tuple[str, ...]:
+        """Columns of the source that are not schema features."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """The source for messages: a path, or which predictions."""
+        ...
+
+    def batches(self) -> Iterator[tuple[dict[str, np.ndarray[Any, Any]], int]]:
+        """``(columns, progress so far)`` per batch."""
+        ...
+
+
+Progress = Callable[[int, int], None]  # (pass 1 or 2, progress in the source's unit)
 
 
 def build_profile(
-    columns: Mapping[str, Sequence[Any]],
+    columns: Mapping[str, ColumnInput],
     kinds: Mapping[str, str],
     *,
     max_sample: int = MAX_SAMPLE,
     seed: int = 0,
 ) -> tuple[dict[str, Any], int]:
-    """Return ``(profile, n_rows)``. Every column must have the same length."""
-    lengths = {name: len(values) for name, values in columns.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"baseline columns differ in length: {lengths}")
-    n_rows = next(iter(lengths.values()), 0)
-    rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(n_rows, size=min(n_rows, max_sample), replace=False))
-    features: dict[str, Any] = {}
-    for name, values in columns.items():
-        if name not in kinds:
-            raise ValueError(f"baseline column {name!r} has no kind (numerical/categorical)")
-        sample = [values[int(i)] for i in keep]
-        if kinds[name] == "numerical":
-            # JSON has no NaN: missing numbers are stored as null.
-            sample = [None if v is None or math.isnan(v) else float(v) for v in sample]
-        features[name] = {"kind": kinds[name], "sample": sample}
-    return {"features": features, "sample_size": len(keep)}, n_rows
+    """Return ``(profile, n_rows)`` of in-memory columns (every column the same length;
+    each column's name must be in ``kinds``, and each of ``kinds`` a column). The same
+    profile as the same rows streamed from a file."""
+    unknown = [name for name in columns if name not in kinds]
+    if unknown:
+        raise ProfileError(f"baseline columns {unknown} have no kind (numerical/categorical)")
+    schema = [{"name": name, "kind": kinds[name]} for name in columns]
+    builder = ProfileBuilder(schema, sample_size=max_sample, seed=seed)
+    builder.sample(columns)
+    builder.count(columns)
+    return builder.finish()
+
+
+def build_from_source(
+    source: Source,
+    schema: Sequence[Mapping[str, Any]],
+    *,
+    sample_size: int = MAX_SAMPLE,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Stream ``source`` twice through a :class:`ProfileBuilder` for ``schema`` (the
+    version's feature schema); ``(profile, n_rows)``. Errors of the source (its own
+    exception type) and ProfileError propagate; nothing is stored here."""
+    builder = ProfileBuilder(schema, sample_size=sample_size, seed=seed)
+    for number, feed in ((1, builder.sample), (2, builder.count)):
+        for columns, done in source.batches():
+            feed(columns)
+            if progress is not None:
+                progress(number, done)
+    return builder.finish()
 
 
 def save_baseline(
@@ -62,7 +128,11 @@ def save_baseline(
     session.execute(
         stmt.on_conflict_do_update(
             constraint="uq_baselines_version_name",
-            set_={"profile": stmt.excluded.profile, "n_rows": stmt.excluded.n_rows},
+            set_={
+                "profile": stmt.excluded.profile,
+                "n_rows": stmt.excluded.n_rows,
+                "created_at": stmt.excluded.created_at,
+            },
         )
     )
 
@@ -75,3 +145,114 @@ def load_baselines(session: Session, model_id: str, name: str) -> dict[str, dict
         )
     )
     return {version: profile for version, profile in rows}
+
+
+@dataclass(frozen=True)
+class BaselineInfo:
+    model_id: str
+    model_version: str
+    name: str
+    n_rows: int
+    created_at: datetime
+    features: tuple[str, ...]
+    format: int
+    source: dict[str, Any] | None
+
+
+def list_baselines(session: Session, *, model_id: str | None = None) -> list[BaselineInfo]:
+    """Every stored baseline (of ``model_id`` if given), by model, version and name."""
+    profile = Baseline.profile
+    # Only these JSON paths leave the database: a listing never reads the samples.
+    # Feature names in schema order (format 2); a format-1 profile has only its features.
+    names = case(
+        (profile.has_key("schema"), _json_path(profile, "$.schema[*].name")),
+        else_=_json_path(profile, "$.features.keyvalue().key"),
+    )
+    query = select(
+        Baseline.model_id,
+        Baseline.model_version,
+        Baseline.name,
+        Baseline.n_rows,
+        Baseline.created_at,
+        names,
+        profile["format"],
+        profile["source"],
+    ).order_by(Baseline.model_id, Baseline.model_version, Baseline.name)
+    if model_id is not None:
+        query = query.where(Baseline.model_id == model_id)
+    return [
+        BaselineInfo(m, v, n, rows, created, tuple(features), int(fmt or 1), source)
+        for m, v, n, rows, created, features, fmt, source in session.execute(query)
+    ]
+
+
+def _json_path(document: Any, path: str) -> Any:
+    return func.jsonb_path_query_array(document, cast(path, JSONPATH))
+
+
+def delete_baseline(session: Session, *, model_id: str, model_version: str, name: str) -> bool:
+    """Delete one baseline; False when there was none."""
+    deleted = session.execute(
+        delete(Baseline)
+        .where(
+            Baseline.model_id == model_id,
+            Baseline.model_version == model_version,
+            Baseline.name == name,
+        )
+        .returning(Baseline.id)
+    ).first()
+    return deleted is not None
+
+
+class BaselineCopyError(ValueError):
+    """A baseline that cannot be copied; the message names the versions and features."""
+
+
+def copy_baseline(
+    session: Session, *, model_id: str, from_version: str, to_version: str, name: str
+) -> int:
+    """Store version ``from_version``'s baseline ``name`` as ``to_version``'s, when both
+    versions have the same feature schema (names, kinds, ranges, categories); the number
+    of rows. BaselineCopyError naming the features that differ, or the missing
+    version or baseline."""
+    schemas: dict[str, list[dict[str, Any]]] = dict(
+        session.execute(
+            select(ModelVersion.version, ModelVersion.feature_schema).where(
+                ModelVersion.model_id == model_id,
+                ModelVersion.version.in_([from_version, to_version]),
+            )
+        ).all()
+    )
+    for version in (from_version, to_version):
+        if version not in schemas:
+            raise BaselineCopyError(f"model {model_id!r} has no version {version!r}")
+    old = {f["name"]: f for f in schemas[from_version]}
+    new = {f["name"]: f for f in schemas[to_version]}
+    differ = sorted(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
+    if differ:
+        raise BaselineCopyError(
+            f"versions {from_version!r} and {to_version!r} of {model_id!r} differ in "
+            f"features {differ}: create a new baseline for {to_version!r}"
+        )
+    row = session.execute(
+        select(Baseline.profile, Baseline.n_rows).where(
+            Baseline.model_id == model_id,
+            Baseline.model_version == from_version,
+            Baseline.name == name,
+        )
+    ).first()
+    if row is None:
+        raise BaselineCopyError(
+            f"model {model_id!r} version {from_version!r} has no baseline named {name!r}"
+        )
+    profile = dict(row.profile)
+    profile["source"] = {"type": "copy", "model_version": from_version, "of": profile.get("source")}
+    save_baseline(
+        session,
+        model_id=model_id,
+        model_version=to_version,
+        profile=profile,
+        n_rows=row.n_rows,
+        name=name,
+    )
+    return int(row.n_rows)
