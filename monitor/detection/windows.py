@@ -11,18 +11,6 @@ def floor_to(ts: datetime, size: timedelta) -> datetime:
     return EPOCH + ((ts - EPOCH) // size) * size
 
 
-def closed_windows(
-    start: datetime, now: datetime, size: timedelta, *, limit: int
-) -> list[tuple[datetime, datetime]]:
-    """Windows ``[s, s+size)`` from the one containing ``start`` whose end is <= ``now``."""
-    out: list[tuple[datetime, datetime]] = []
-    lo = floor_to(start, size)
-    while lo + size <= now and len(out) < limit:
-        out.append((lo, lo + size))
-        lo += size
-    return out
-
-
 def window_after(
     checked_until: datetime | None, first_event: datetime, *, size: timedelta, step: timedelta
 ) -> tuple[datetime, datetime]:
