@@ -137,7 +137,8 @@ def make_data(n: int, seed: int) -> tuple[Columns, Columns]:
 # --- worker --------------------------------------------------------------------------------
 
 
-def _status_mb() -> dict[str, float]:
+def status_mb() -> dict[str, float]:
+    """VmRSS and VmHWM (peak RSS) of this process in MB, from /proc (NaN where absent)."""
     text = Path("/proc/self/status").read_text()
     out = {}
     for key in ("VmRSS", "VmHWM"):
@@ -146,7 +147,7 @@ def _status_mb() -> dict[str, float]:
     return out
 
 
-def _reset_hwm() -> bool:
+def reset_hwm() -> bool:
     """Set VmHWM back to the current RSS (Linux >= 4.0); False where not allowed."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
@@ -191,12 +192,12 @@ def run_check_worker(impl: str, n: int, seed: int) -> dict[str, Any]:
     check(*make_data(WARMUP_ROWS, seed + 1))  # lazy imports and first-call costs
     ref, cur = make_data(n, seed)
     gc.collect()
-    before = _status_mb()
-    reset = _reset_hwm()
+    before = status_mb()
+    reset = reset_hwm()
     began = time.perf_counter()
     result = check(ref, cur)
     seconds = time.perf_counter() - began
-    after = _status_mb()
+    after = status_mb()
     peak = after["VmHWM"] if reset else max(after["VmHWM"], before["VmHWM"])
     return {
         "impl": impl,
@@ -365,11 +366,11 @@ def compare_columns(
     }
 
 
-def _load() -> str:
+def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _fmt_n(n: int) -> str:
+def fmt_n(n: int) -> str:
     exp = math.log10(n)
     return f"10^{exp:.0f}" if exp.is_integer() else f"{n:,}"
 
@@ -386,7 +387,7 @@ def measure(n: int, repeat: int, repeat_given: bool, seed: int, sketch_ok: bool)
                 ev_repeat = 1
                 note = (
                     f"a single Evidently run took {first:.0f} s (> {SLOW_EVIDENTLY_S:.0f} s): "
-                    f"Evidently run once at N={_fmt_n(n)}, ours {repeat} times"
+                    f"Evidently run once at N={fmt_n(n)}, ours {repeat} times"
                 )
                 print(f"  note: {note}")
         runs["ours"].append(spawn("ours", n, seed))
@@ -406,7 +407,7 @@ def measure(n: int, repeat: int, repeat_given: bool, seed: int, sketch_ok: bool)
         )
         if sketch_ok:
             parts.append(f"sketches {runs['sketch'][i]['seconds'] * 1000:.2f} ms")
-        print(f"  N={_fmt_n(n)} run {i + 1}: " + ", ".join(parts), flush=True)
+        print(f"  N={fmt_n(n)} run {i + 1}: " + ", ".join(parts), flush=True)
 
     def med(impl: str, key: str) -> float:
         return float(statistics.median(r[key] for r in runs[impl]))
@@ -467,7 +468,7 @@ def measure(n: int, repeat: int, repeat_given: bool, seed: int, sketch_ok: bool)
 def report(fig: dict[str, Any], sketch_ok: bool) -> None:
     n = fig["n"]
     print(
-        f"N={_fmt_n(n)} rows per side, medians of {fig['runs_evidently']} Evidently and "
+        f"N={fmt_n(n)} rows per side, medians of {fig['runs_evidently']} Evidently and "
         f"{fig['runs_ours']} of our runs (data alone: {fig['data_rss_mb']:.0f} MB RSS):"
     )
     print(
@@ -535,12 +536,12 @@ def main() -> int:
         f"{', '.join(map(str, CARDINALITIES.values()))}); shifts: "
         f"{', '.join(f'{c} +{s} sd' for c, s in SHIFTS.items())}, {SHARE_CHANGE[0]} "
         f"{SHARE_CHANGE[1]:.0%} of mass moved; seed {args.seed}; N = "
-        f"{', '.join(_fmt_n(n) for n in ns)} per side; load average {_load()}"
+        f"{', '.join(fmt_n(n) for n in ns)} per side; load average {load_average()}"
     )
     figures: list[dict[str, Any]] = []
     for n in ns:
         figures.append(measure(n, repeat, args.repeat is not None, args.seed, why_not is None))
-    load_end = _load()
+    load_end = load_average()
     print(f"\nload average at the end {load_end} ({os.cpu_count()} CPUs)")
     for fig in figures:
         report(fig, why_not is None)
@@ -572,7 +573,7 @@ def main() -> int:
         else "the largest N"
     )
     print(
-        f"targets at N={_fmt_n(last['n'])}, {scope}: "
+        f"targets at N={fmt_n(last['n'])}, {scope}: "
         + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in checks.items())
         + f" -> {'pass' if passed else 'FAIL'}"
     )

@@ -47,7 +47,6 @@ import gc
 import json
 import math
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -57,7 +56,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from drift import CAT, NUM, SHARE_CHANGE, SHIFTS, make_data
+from drift import (
+    CAT,
+    NUM,
+    SHARE_CHANGE,
+    SHIFTS,
+    fmt_n,
+    load_average,
+    make_data,
+    reset_hwm,
+    status_mb,
+)
 
 METHODS = ("mmd", "classifier", "pca")
 FULL_NS = (10_000, 100_000)
@@ -76,23 +85,6 @@ TOP = 5
 
 
 # --- worker --------------------------------------------------------------------------------
-
-
-def _status_mb() -> dict[str, float]:
-    text = Path("/proc/self/status").read_text()
-    out = {}
-    for key in ("VmRSS", "VmHWM"):
-        match = re.search(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE)
-        out[key] = int(match.group(1)) / 1024 if match else math.nan
-    return out
-
-
-def _reset_hwm() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def _ours(method: str) -> Any:
@@ -167,12 +159,12 @@ def worker_main(method: str, n: int, seed: int) -> int:
     check(*make_data(min(WARMUP_ROWS, n), seed + 1))
     ref, cur = make_data(n, seed)
     gc.collect()
-    before = _status_mb()
-    reset = _reset_hwm()
+    before = status_mb()
+    reset = reset_hwm()
     began = time.perf_counter()
     summary = check(ref, cur)
     seconds = time.perf_counter() - began
-    after = _status_mb()
+    after = status_mb()
     hwm = after["VmHWM"] if reset else max(after["VmHWM"], before["VmHWM"])
     out = {
         "method": method,
@@ -205,15 +197,6 @@ def spawn(method: str, n: int, seed: int) -> dict[str, Any]:
     return result
 
 
-def _load() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-def _fmt_n(n: int) -> str:
-    exp = math.log10(n)
-    return f"10^{exp:.0f}" if exp.is_integer() else f"{n:,}"
-
-
 def _med(runs: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
@@ -234,7 +217,7 @@ def measure(method: str, n: int, repeat: int, seed: int) -> dict[str, Any]:
         r = spawn(method, n, seed)
         runs.append(r)
         print(
-            f"  {method:10s} N={_fmt_n(n)} run {i + 1}: {r['seconds']:.3f} s, peak RSS "
+            f"  {method:10s} N={fmt_n(n)} run {i + 1}: {r['seconds']:.3f} s, peak RSS "
             f"{r['peak_rss_mb']:.0f} MB (call +{r['call_rss_mb']:.0f} MB), "
             f"drifted={r['drifted']}, top {[c for c, _ in r['top']]}",
             flush=True,
@@ -333,8 +316,8 @@ def main() -> int:
         f"{len(NUM)} numerical + {len(CAT)} categorical columns; drifted: "
         f"{', '.join(f'{c} +{s} sd' for c, s in SHIFTS.items())}, {SHARE_CHANGE[0]} "
         f"{SHARE_CHANGE[1]:.0%} of mass moved; seed {args.seed}; N = "
-        f"{', '.join(_fmt_n(n) for n in ns)} per side; {repeat} runs each; numpy "
-        f"{np.__version__}; load average {_load()} ({os.cpu_count()} CPUs)",
+        f"{', '.join(fmt_n(n) for n in ns)} per side; {repeat} runs each; numpy "
+        f"{np.__version__}; load average {load_average()} ({os.cpu_count()} CPUs)",
         flush=True,
     )
     figures: dict[int, dict[str, Any]] = {}
@@ -342,11 +325,11 @@ def main() -> int:
         figures[n] = {m: measure(m, n, repeat, args.seed) for m in METHODS}
     print("Alibi Detect MMDDrift (torch, CPU) vs mmd_drift:", flush=True)
     alibi_rows = anchor(args.seed, args.quick, repeat)
-    load_end = _load()
+    load_end = load_average()
 
     print(f"\nload average at the end {load_end}")
     for n, by_method in figures.items():
-        print(f"N={_fmt_n(n)} rows per side, medians of {repeat} runs:")
+        print(f"N={fmt_n(n)} rows per side, medians of {repeat} runs:")
         for m, f in by_method.items():
             print(
                 f"  {m:10s} {f['seconds']:8.3f} s   peak RSS {f['peak_rss_mb']:6.0f} MB "
@@ -369,7 +352,7 @@ def main() -> int:
     passed = all(checks.values())
     scope = "" if last >= FULL_NS[-1] else " (below 10^5: the targets are meant for N=10^5)"
     print(
-        f"targets at N={_fmt_n(last)}{scope}: "
+        f"targets at N={fmt_n(last)}{scope}: "
         + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in checks.items())
         + f" -> {'pass' if passed else 'FAIL'}"
     )
