@@ -24,8 +24,20 @@ class Contribution:
     share: float
 
 
+class _Explained:
+    """What the three results share: contributions, largest first, and their columns."""
+
+    __slots__ = ()
+    contributions: tuple[Contribution, ...]
+
+    @property
+    def top_columns(self) -> tuple[str, ...]:
+        """Column names, largest contribution first."""
+        return tuple(c.column for c in self.contributions)
+
+
 @dataclass(frozen=True, slots=True)
-class MMDDrift:
+class MMDDrift(_Explained):
     """Maximum mean discrepancy between the encoded reference and current rows.
 
     ``statistic`` is the unbiased MMD^2 with a Gaussian RBF kernel
@@ -50,14 +62,9 @@ class MMDDrift:
     contributions: tuple[Contribution, ...]
     method: str = "mmd"
 
-    @property
-    def top_columns(self) -> tuple[str, ...]:
-        """Column names, largest contribution first."""
-        return tuple(c.column for c in self.contributions)
-
 
 @dataclass(frozen=True, slots=True)
-class ClassifierDrift:
+class ClassifierDrift(_Explained):
     """How well a classifier tells current rows from reference rows.
 
     ``auc`` is the ROC AUC of out-of-fold scores (``folds`` stratified folds) of a
@@ -85,14 +92,9 @@ class ClassifierDrift:
     contributions: tuple[Contribution, ...]
     method: str = "domain_classifier"
 
-    @property
-    def top_columns(self) -> tuple[str, ...]:
-        """Column names, largest contribution first."""
-        return tuple(c.column for c in self.contributions)
-
 
 @dataclass(frozen=True, slots=True)
-class ReconstructionDrift:
+class ReconstructionDrift(_Explained):
     """PCA reconstruction error of the current window against the reference's range.
 
     ``error`` is the mean, over the window's rows, of the Euclidean distance between an
@@ -123,11 +125,6 @@ class ReconstructionDrift:
     n_current: int
     contributions: tuple[Contribution, ...]
     method: str = "pca_reconstruction"
-
-    @property
-    def top_columns(self) -> tuple[str, ...]:
-        """Column names, largest contribution first."""
-        return tuple(c.column for c in self.contributions)
 
 
 def ranked(
