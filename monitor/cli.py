@@ -588,27 +588,113 @@ def ingest(
     )
 
 
+def _print_run(r: Any) -> None:
+    console.print(
+        f"{r.monitor} {r.model_id} v{r.model_version} {r.window_start:%Y-%m-%d %H:%M}: {r.status}"
+        + (f" drifted={list(r.drifted_features)}" if r.drifted_features else "")
+        + (f": {r.error}" if r.error else ""),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,  # one line per run, whatever the terminal width
+    )
+
+
 @app.command("detect")
 def detect(
-    once: Annotated[bool, typer.Option(help="Run the due windows once and exit.")] = False,
-    interval: float = 60.0,
+    once: Annotated[
+        bool, typer.Option(help="One pass over the due windows, then exit (1 on a database error).")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 60.0,
 ) -> None:
-    """Run due monitor windows: once, or every INTERVAL seconds until SIGTERM."""
+    """Run due monitor windows until SIGTERM (or once). Any number of workers can run
+    side by side: each window is claimed by one. A failing monitor is stored as an error
+    run and the others go on; database outages are retried with back-off."""
+    import psycopg  # noqa: PLC0415
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
     from monitor.db.engine import make_engine  # noqa: PLC0415
     from monitor.detection.runner import run_due  # noqa: PLC0415
+    from monitor.detection.worker import run_forever  # noqa: PLC0415
 
+    settings = _settings()
+    engine = make_engine(settings)
+    stop = _stop_on_signals()
+    try:
+        if once:
+            try:
+                run_due(engine, on_run=_print_run, stop=stop)
+            except (SQLAlchemyError, psycopg.Error) as exc:
+                console.print(f"database error: {exc}", markup=False, highlight=False)
+                raise typer.Exit(1) from None
+        else:
+            run_forever(
+                engine,
+                stop=stop,
+                interval_s=interval,
+                backoff_initial_s=settings.retry_backoff_initial_s,
+                backoff_max_s=settings.retry_backoff_max_s,
+                on_run=_print_run,
+            )
+    finally:
+        engine.dispose()
+
+
+@app.command("backfill")
+def backfill(  # typer passes options by keyword
+    model: Annotated[str, typer.Option(help="The model whose monitors to run.")],
+    from_: Annotated[str, typer.Option("--from", help="Range start (ISO 8601, UTC if no offset).")],
+    to: Annotated[str, typer.Option(help="Range end: windows ending after it are not run.")],
+    monitor: Annotated[
+        str | None, typer.Option(help="Only this monitor (enabled or not); default: all enabled.")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option(help="Evaluate windows already stored again (their runs are replaced).")
+    ] = False,
+) -> None:
+    """Evaluate every closed window in [--from, --to) of a model's monitors, skipping
+    windows already stored. Safe beside running detect workers (same claim)."""
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.detection.backfill import (  # noqa: PLC0415
+        BackfillError,
+        BackfillStep,
+        plan_backfill,
+        run_backfill,
+    )
+
+    start, end = _when("--from", from_), _when("--to", to)
     engine = make_engine(_settings())
     stop = _stop_on_signals()
-    while True:
-        runs = run_due(engine)
-        for r in runs:
-            console.print(
-                f"{r.model_id} v{r.model_version} {r.window_start:%Y-%m-%d %H:%M}: {r.status}"
-                + (f" drifted={list(r.drifted_features)}" if r.drifted_features else "")
-            )
-        if once or stop.wait(interval):
-            break
-    engine.dispose()
+    try:
+        try:
+            jobs = plan_backfill(engine, model_id=model, start=start, end=end, monitor=monitor)
+        except BackfillError as exc:
+            console.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+        ) as progress:
+            task = progress.add_task("backfill", total=len(jobs))
+
+            def step(s: BackfillStep) -> None:
+                progress.update(
+                    task,
+                    advance=1,
+                    description=f"{s.job.monitor} {s.job.window_start:%Y-%m-%d %H:%M} {s.outcome}",
+                )
+
+            report = run_backfill(engine, jobs, replace=replace, on_step=step, stop=stop)
+    finally:
+        engine.dispose()
+    errors = sum(r.status == "error" for r in report.runs)
+    console.print(
+        f"windows={len(jobs)} run={report.count('run')} replaced={report.count('replaced')} "
+        f"already_stored={report.count('stored')} empty={report.count('empty')} "
+        f"runs={len(report.runs)} error_runs={errors}"
+        + (" (stopped early)" if stop.is_set() else ""),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("alert")

@@ -1,24 +1,27 @@
 """The detect worker: claims due (monitor, window) jobs and stores their results.
 
-Each window is one transaction: lock the monitor row (``FOR UPDATE SKIP LOCKED``, so
-several workers share the monitors without running one twice), load the window's
-events, run the detectors per model version against that version's reference (its
-baseline, the window before, or its events in a fixed range), write one run row plus one
-row per feature, and advance ``checked_until``.
+Each window is one transaction: claim a monitor by locking its row (``FOR UPDATE SKIP
+LOCKED``, most overdue first, so several workers spread over the monitors and none runs
+a window twice), load the window's events, run the detectors per model version against
+that version's reference (its baseline, the window before, or its events in a fixed
+range), write one run row plus one row per feature, and advance ``checked_until``. A
+worker that dies mid-window loses its transaction: PostgreSQL drops the row lock with the
+connection and the next worker redoes the window, so nothing is stored twice or by half.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import psycopg
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -34,6 +37,12 @@ log = logging.getLogger(__name__)
 
 # Rows of a fixed reference range kept per version: the same bound as a baseline's sample.
 MAX_REFERENCE_ROWS = 20_000
+
+# A window's transaction holds its monitor's row lock while the detectors compute, and is
+# idle in PostgreSQL's eyes meanwhile. A dead worker's lock goes with its connection; this
+# bounds how long a hung one (stopped, deadlocked in Python) keeps it: the server ends its
+# session and another worker takes the monitor. Far above any window's compute time.
+WINDOW_IDLE_TIMEOUT = "10min"
 
 
 @dataclass(frozen=True)
@@ -151,11 +160,11 @@ def _load_windows(
 
 # Reference rows of fixed ranges, by (model, start, end): loaded once per run_due call,
 # not once per window.
-_RangeCache = dict[tuple[str, datetime, datetime], dict[str, _Window]]
+RangeCache = dict[tuple[str, datetime, datetime], dict[str, _Window]]
 
 
 def _window_references(
-    session: Session, spec: MonitorSpec, *, lo: datetime, cache: _RangeCache
+    session: Session, spec: MonitorSpec, *, lo: datetime, cache: RangeCache
 ) -> tuple[dict[str, _Window], str]:
     """The reference rows by version for a window starting at ``lo`` (reference
     ``previous_window`` or ``fixed_window``), and how to name that range in an error."""
@@ -172,6 +181,45 @@ def _window_references(
     return cache[key], f"reference window [{start.isoformat()}, {end.isoformat()})"
 
 
+def _untestable(
+    spec: MonitorSpec,
+    version: str,
+    *,
+    monitor: str,
+    schema: Collection[str],
+    reference: Collection[str],
+    reference_name: str,
+) -> str | None:
+    """Why none of the monitor's features can be tested on ``version`` (None: some can).
+    A version lacking only some of them is tested on the rest (docs/monitors.md), with
+    a warning; lacking all of them is an error run, never an empty pass."""
+    wanted = spec.features if spec.features is not None else list(reference)
+    testable = [f for f in wanted if f in schema and f in reference]
+    if testable:
+        if len(testable) < len(wanted):
+            log.warning(
+                "model=%s monitor=%s version=%s features not tested (absent from the schema "
+                "or the %s): %s",
+                spec.model_id,
+                monitor,
+                version,
+                reference_name,
+                [f for f in wanted if f not in testable],
+            )
+        return None
+    missing = []
+    if not wanted:
+        missing.append(f"the {reference_name} has no features")
+    if absent := [f for f in wanted if f not in schema]:
+        missing.append(f"not in the version's feature schema: {', '.join(absent)}")
+    if absent := [f for f in wanted if f not in reference]:
+        missing.append(f"not in the {reference_name}: {', '.join(absent)}")
+    return (
+        f"model={spec.model_id!r} model_version={version!r}: no monitored feature can be "
+        f"tested ({'; '.join(missing)})"
+    )
+
+
 def _run_window(
     session: Session,
     monitor: Monitor,
@@ -179,7 +227,7 @@ def _run_window(
     *,
     lo: datetime,
     hi: datetime,
-    cache: _RangeCache | None = None,
+    cache: RangeCache | None = None,
 ) -> list[RunSummary]:
     windows = _load_windows(session, spec.model_id, lo=lo, hi=hi)
     labelled = dict(
@@ -233,10 +281,21 @@ def _run_window(
             profile = baselines.get(version)
             if profile is not None:
                 run.n_reference = int(profile["sample_size"])
+                run.error = _untestable(
+                    spec,
+                    version,
+                    monitor=monitor.name,
+                    schema=layout.kinds,
+                    reference=profile["features"],
+                    reference_name=f"baseline {spec.baseline!r}",
+                )
                 if n_rows >= spec.min_rows:
                     reference = _profile_reference(profile)
             else:
-                run.error = f"model_version={version!r}: no baseline named {spec.baseline!r}"
+                run.error = (
+                    f"model={spec.model_id!r} model_version={version!r}: "
+                    f"no baseline named {spec.baseline!r}"
+                )
         else:
             ref_window = references.get(version)
             run.n_reference = len(ref_window.num) if ref_window is not None else 0
@@ -244,8 +303,19 @@ def _run_window(
                 # A version with no events in the range will never have any: say so
                 # rather than record insufficient data forever.
                 run.error = f"model_version={version!r}: no events in the {reference_name}"
-            elif ref_window is not None and min(n_rows, run.n_reference) >= spec.min_rows:
-                reference = ref_window.columns(layout), dict(layout.kinds)
+            else:
+                # The reference rows are in the same version's layout: only the schema
+                # can lack a monitored feature.
+                run.error = _untestable(
+                    spec,
+                    version,
+                    monitor=monitor.name,
+                    schema=layout.kinds,
+                    reference=layout.kinds,
+                    reference_name=reference_name,
+                )
+                if ref_window is not None and min(n_rows, run.n_reference) >= spec.min_rows:
+                    reference = ref_window.columns(layout), dict(layout.kinds)
         if run.error is not None:
             run.status = "error"
         elif reference is None or n_rows < spec.min_rows:
@@ -351,60 +421,132 @@ def _record_failure(
     return RunSummary(monitor.name, spec.model_id, "", lo, hi, "error", 0, error=error)
 
 
+def _claim(session: Session, *, skip: Collection[int]) -> Monitor | None:
+    """Lock the most overdue enabled monitor no other worker holds (None: none left).
+
+    Most overdue first (never checked, then the oldest ``checked_until``) rather than in
+    id order: concurrent workers each take a different monitor instead of queueing on
+    the first, and a monitor with a long backlog does not starve the others.
+    """
+    query = select(Monitor).where(Monitor.enabled)
+    if skip:
+        query = query.where(Monitor.id.not_in(skip))
+    return session.scalar(
+        query.order_by(Monitor.checked_until.asc().nulls_first(), Monitor.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def hold_window(session: Session) -> None:
+    """Bound how long this transaction may sit idle holding a monitor's lock."""
+    session.execute(
+        text(f"SET LOCAL idle_in_transaction_session_timeout = '{WINDOW_IDLE_TIMEOUT}'")
+    )
+
+
+def window_stored(
+    session: Session, monitor: Monitor, spec: MonitorSpec, *, lo: datetime, hi: datetime
+) -> bool:
+    """Whether runs of this monitor's signal over exactly ``[lo, hi)`` are stored
+    (by ``backfill``, or a worker before this window's bounds changed)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(DetectorRun)
+            .where(
+                DetectorRun.monitor_id == monitor.id,
+                # With the window's end: ix_runs_model_window finds the rows directly.
+                DetectorRun.model_id == spec.model_id,
+                DetectorRun.signal == spec.signal,
+                DetectorRun.window_start == lo,
+                DetectorRun.window_end == hi,
+            )
+        )
+        or 0
+    ) > 0
+
+
+def evaluate_window(
+    session: Session,
+    monitor: Monitor,
+    spec: MonitorSpec,
+    *,
+    lo: datetime,
+    hi: datetime,
+    cache: RangeCache | None = None,
+) -> list[RunSummary]:
+    """Run and store one window of a claimed monitor in the caller's transaction. A
+    failure of the window itself (odd data, a detector bug) is stored as an error run;
+    a database error propagates, for the caller to roll back and retry."""
+    try:
+        with session.begin_nested():
+            return _run_window(session, monitor, spec, lo=lo, hi=hi, cache=cache)
+    except (SQLAlchemyError, psycopg.Error):
+        raise
+    except Exception as exc:
+        log.exception(
+            "model=%s monitor=%s window=%s failed", spec.model_id, monitor.name, lo.isoformat()
+        )
+        return [_record_failure(session, monitor, spec, lo=lo, hi=hi, exc=exc)]
+
+
 def run_due(
     engine: Engine,
     *,
     now: datetime | None = None,
     max_windows: int = 1000,
     on_run: Callable[[RunSummary], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[RunSummary]:
-    """Run every closed, not yet checked window of every enabled monitor (at most
-    ``max_windows`` per monitor per call). Returns what was run, oldest first."""
+    """Run every closed, not yet checked window of every enabled monitor that no other
+    worker holds (at most ``max_windows`` per monitor per call), one window per
+    transaction, until none is due or ``stop`` is set (checked between windows: the
+    current one is finished and committed first). Returns what was run.
+
+    A monitor whose stored spec no longer validates is logged and left out; a database
+    error propagates (the window's transaction is rolled back, nothing of it is kept).
+    """
     now = now or datetime.now(UTC)
     sessions = make_sessionmaker(engine)
-    cache: _RangeCache = {}
-    with sessions() as session:
-        monitor_ids = list(
-            session.scalars(select(Monitor.id).where(Monitor.enabled).order_by(Monitor.id))
-        )
+    cache: RangeCache = {}
+    done: dict[int, int] = defaultdict(int)  # windows run per monitor in this call
+    finished: set[int] = set()  # nothing due, max_windows reached, or a bad spec
     summaries: list[RunSummary] = []
-    for monitor_id in monitor_ids:
-        for _ in range(max_windows):
-            with sessions.begin() as session:
-                monitor = session.scalar(
-                    select(Monitor)
-                    .where(Monitor.id == monitor_id)
-                    .with_for_update(skip_locked=True)
-                )
-                if monitor is None:
-                    break  # another worker holds it
+    while stop is None or not stop.is_set():
+        with sessions.begin() as session:
+            monitor = _claim(session, skip=finished)
+            if monitor is None:
+                break  # every monitor is finished or held by another worker
+            try:
                 spec = MonitorSpec.model_validate(monitor.spec)
-                window = _next_window(session, monitor, spec, now)
-                if window is None:
-                    break
-                lo, hi = window
-                try:
-                    with session.begin_nested():
-                        window_summaries = _run_window(
-                            session, monitor, spec, lo=lo, hi=hi, cache=cache
-                        )
-                except (SQLAlchemyError, psycopg.Error):
-                    raise  # the database itself: let the worker back off and retry
-                except Exception as exc:
-                    # One bad window (odd data, a detector bug) must not stall the
-                    # monitor or the ones after it: record it as an error run and go on.
-                    log.exception(
-                        "model=%s monitor=%s window=%s failed",
-                        spec.model_id,
-                        monitor.name,
-                        lo.isoformat(),
-                    )
-                    window_summaries = [
-                        _record_failure(session, monitor, spec, lo=lo, hi=hi, exc=exc)
-                    ]
-                monitor.checked_until = hi
-            summaries.extend(window_summaries)
-            if on_run is not None:
-                for s in window_summaries:
-                    on_run(s)
+            except ValueError as exc:
+                log.error(
+                    "model=%s monitor=%s invalid stored spec: %s",
+                    monitor.model_id,
+                    monitor.name,
+                    exc,
+                )
+                finished.add(monitor.id)
+                continue
+            window = _next_window(session, monitor, spec, now)
+            if window is None:
+                finished.add(monitor.id)
+                continue
+            lo, hi = window
+            hold_window(session)
+            if window_stored(session, monitor, spec, lo=lo, hi=hi):
+                window_summaries = []  # backfilled ahead of the cursor: not run twice
+            else:
+                window_summaries = evaluate_window(
+                    session, monitor, spec, lo=lo, hi=hi, cache=cache
+                )
+            monitor.checked_until = hi
+            done[monitor.id] += 1
+            if done[monitor.id] >= max_windows:
+                finished.add(monitor.id)
+        summaries.extend(window_summaries)
+        if on_run is not None:
+            for s in window_summaries:
+                on_run(s)
     return summaries
