@@ -136,9 +136,10 @@ def run_backfill(
 ) -> BackfillReport:
     """Evaluate ``jobs`` one window per transaction, skipping windows already stored
     (``replace``: deleting their runs, feature results and alert marks, and evaluating
-    them again). Stops between windows once ``stop`` is set. A window's failure is
-    stored as an error run, as the worker does; a database error propagates (windows
-    committed before it stay, so running the backfill again resumes)."""
+    them again; kept as they are when the window no longer has events). Stops between
+    windows once ``stop`` is set. A window's failure is stored as an error run, as the
+    worker does; a database error propagates (windows committed before it stay, so
+    running the backfill again resumes)."""
     sessions = make_sessionmaker(engine)
     cache: RangeCache = {}
     report = BackfillReport()
@@ -160,6 +161,9 @@ def run_backfill(
                 if stored and not replace:
                     outcome = "stored"
                 else:
+                    # A savepoint: when the window's events are gone (retention dropped
+                    # their partition), the delete is undone and the stored runs kept.
+                    replacing = session.begin_nested()
                     if stored:
                         session.execute(
                             delete(DetectorRun).where(
@@ -170,7 +174,12 @@ def run_backfill(
                             )
                         )
                     runs = evaluate_window(session, monitor, spec, lo=lo, hi=hi, cache=cache)
-                    outcome = "replaced" if stored else ("run" if runs else "empty")
+                    if stored and not runs:
+                        replacing.rollback()
+                        outcome = "stored"
+                    else:
+                        replacing.commit()
+                        outcome = "replaced" if stored else ("run" if runs else "empty")
         report.counts[outcome] = report.count(outcome) + 1
         report.runs.extend(runs)
         log.info(

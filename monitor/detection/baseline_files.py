@@ -188,7 +188,9 @@ def _csv_column(source: FileSource, name: str, text: Any, first_row: int) -> np.
     import pyarrow.compute as pc  # type: ignore[import-untyped]  # noqa: PLC0415
 
     if source.kinds[name] == "categorical":
-        labels = pc.if_else(pc.equal(text, ""), None, text)
+        # A blank cell ("  ") is missing too, as in numerical columns; a label keeps its
+        # spaces otherwise.
+        labels = pc.if_else(pc.equal(pc.utf8_trim_whitespace(text), ""), None, text)
         return labels.to_numpy(zero_copy_only=False)  # type: ignore[no-any-return]
     try:
         return _parse_numbers(text).to_numpy(zero_copy_only=False)  # type: ignore[no-any-return]

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from detectors.quality import ColumnProfile, QualityProfile
+from detectors.quality.profile import out_of_range
 from detectors.quality.values import CATEGORY_CLASSES, CLASS_NAMES, STR
 from detectors.sketches import (
     DEFAULT_BINS,
@@ -189,8 +190,10 @@ class ProfileBuilder:
             if f.kind == "numerical":
                 f.positive_inf += int(np.count_nonzero(column == np.inf))
                 if f.range is not None:
+                    # Of the finite values only, as QualityProfile counts them: +-inf are
+                    # counted as infinite, not as out of range.
                     lo, hi = f.range
-                    f.out_of_range += int(np.count_nonzero((column < lo) | (column > hi)))
+                    f.out_of_range += out_of_range(column[np.isfinite(column)], lo, hi)
         self.counted += n
 
     def finish(self) -> tuple[dict[str, Any], int]:
@@ -352,17 +355,3 @@ def _categorical_quality(f: _Feature) -> ColumnProfile:
         known=known,
         n_categories=n_categories,
     )
-
-
-def build_profile_of(
-    columns: Columns,
-    schema: Sequence[Mapping[str, Any]],
-    *,
-    sample_size: int = MAX_SAMPLE,
-    seed: int = 0,
-) -> tuple[dict[str, Any], int]:
-    """The profile of in-memory columns: both passes over the one batch."""
-    builder = ProfileBuilder(schema, sample_size=sample_size, seed=seed)
-    builder.sample(columns)
-    builder.count(columns)
-    return builder.finish()

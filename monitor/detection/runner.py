@@ -504,8 +504,11 @@ def run_due(
     transaction, until none is due or ``stop`` is set (checked between windows: the
     current one is finished and committed first). Returns what was run.
 
-    A monitor whose stored spec no longer validates is logged and left out; a database
-    error propagates (the window's transaction is rolled back, nothing of it is kept).
+    A monitor whose stored spec no longer validates is logged and left out. A database
+    error in a window rolls that window back (nothing of it is kept) and leaves its
+    monitor for the next pass; the other monitors still run, and the pass then raises
+    the first such error (the worker backs off; ``--once`` exits 1). A failing claim
+    raises at once.
     """
     now = now or datetime.now(UTC)
     sessions = make_sessionmaker(engine)
@@ -513,40 +516,58 @@ def run_due(
     done: dict[int, int] = defaultdict(int)  # windows run per monitor in this call
     finished: set[int] = set()  # nothing due, max_windows reached, or a bad spec
     summaries: list[RunSummary] = []
+    failed: list[Exception] = []  # database errors of single windows, this pass
     while stop is None or not stop.is_set():
-        with sessions.begin() as session:
-            monitor = _claim(session, skip=finished)
-            if monitor is None:
-                break  # every monitor is finished or held by another worker
-            try:
-                spec = MonitorSpec.model_validate(monitor.spec)
-            except ValueError as exc:
-                log.error(
-                    "model=%s monitor=%s invalid stored spec: %s",
-                    monitor.model_id,
-                    monitor.name,
-                    exc,
-                )
-                finished.add(monitor.id)
-                continue
-            window = _next_window(session, monitor, spec, now)
-            if window is None:
-                finished.add(monitor.id)
-                continue
-            lo, hi = window
-            hold_window(session)
-            if window_stored(session, monitor, spec, lo=lo, hi=hi):
-                window_summaries = []  # backfilled ahead of the cursor: not run twice
-            else:
-                window_summaries = evaluate_window(
-                    session, monitor, spec, lo=lo, hi=hi, cache=cache
-                )
-            monitor.checked_until = hi
-            done[monitor.id] += 1
-            if done[monitor.id] >= max_windows:
-                finished.add(monitor.id)
+        # (id, model, name) of the claimed monitor, kept as plain values: a rollback
+        # expires the ORM object.
+        claimed: tuple[int, str, str] | None = None
+        try:
+            with sessions.begin() as session:
+                monitor = _claim(session, skip=finished)
+                if monitor is None:
+                    break  # every monitor is finished or held by another worker
+                claimed = (monitor.id, monitor.model_id, monitor.name)
+                try:
+                    spec = MonitorSpec.model_validate(monitor.spec)
+                except ValueError as exc:
+                    log.error(
+                        "model=%s monitor=%s invalid stored spec: %s",
+                        monitor.model_id,
+                        monitor.name,
+                        exc,
+                    )
+                    finished.add(monitor.id)
+                    continue
+                window = _next_window(session, monitor, spec, now)
+                if window is None:
+                    finished.add(monitor.id)
+                    continue
+                lo, hi = window
+                hold_window(session)
+                if window_stored(session, monitor, spec, lo=lo, hi=hi):
+                    window_summaries = []  # backfilled ahead of the cursor: not run twice
+                else:
+                    window_summaries = evaluate_window(
+                        session, monitor, spec, lo=lo, hi=hi, cache=cache
+                    )
+                monitor.checked_until = hi
+                done[monitor.id] += 1
+                if done[monitor.id] >= max_windows:
+                    finished.add(monitor.id)
+        except (SQLAlchemyError, psycopg.Error) as exc:
+            if claimed is None:
+                raise  # the claim itself failed: the database is not there
+            # One window's database error (a value the schema refuses, or an outage that
+            # began mid-window) must not stop the other monitors: this monitor waits for
+            # the next pass, the others go on, and the pass then ends with the error.
+            log.exception("model=%s monitor=%s window failed", claimed[1], claimed[2])
+            finished.add(claimed[0])
+            failed.append(exc)
+            continue
         summaries.extend(window_summaries)
         if on_run is not None:
             for s in window_summaries:
                 on_run(s)
+    if failed:
+        raise failed[0]
     return summaries

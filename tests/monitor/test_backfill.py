@@ -186,3 +186,24 @@ def blocked_on_monitors(db: Engine) -> bool:
                 )
             )
         )
+
+
+def test_replace_keeps_a_window_whose_events_are_gone(db: Engine, settings: Settings) -> None:
+    register(db)
+    hours_with_events(db, [1, 2])
+    frm, to = START.isoformat(), (START + 3 * HOUR).isoformat()
+    cli(settings, "backfill", "--model", MODEL, "--from", frm, "--to", to)
+    first = stored_windows(db)
+    with db.begin() as conn:  # retention dropped the first hour's events
+        conn.execute(
+            text("DELETE FROM predictions WHERE ts >= :lo AND ts < :hi"),
+            {"lo": START + HOUR, "hi": START + 2 * HOUR},
+        )
+
+    out = cli(settings, "backfill", "--model", MODEL, "--from", frm, "--to", to, "--replace")
+    assert out.splitlines()[-1] == (
+        "windows=3 run=0 replaced=1 already_stored=1 empty=1 runs=1 error_runs=0"
+    )
+    after = stored_windows(db)
+    assert after[START + HOUR] == first[START + HOUR]  # kept, not deleted
+    assert after[START + 2 * HOUR][0] != first[START + 2 * HOUR][0]  # evaluated again

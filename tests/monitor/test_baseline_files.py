@@ -168,3 +168,11 @@ def test_parquet_values_of_the_wrong_kind_are_named(
         list(open_file(path, {"income": kind}).batches())
     assert message in str(err.value)
     assert str(path) in str(err.value)
+
+
+def test_empty_and_blank_csv_cells_are_missing_in_both_kinds(tmp_path: Path) -> None:
+    path = tmp_path / "blank.csv"
+    path.write_text("a,c\n1.0,x\n2.0,  \n, \n3.0, y \n")
+    [(batch, _)] = list(open_file(path, {"a": "numerical", "c": "categorical"}).batches())
+    np.testing.assert_array_equal(batch["a"], [1.0, 2.0, np.nan, 3.0])
+    assert batch["c"].tolist() == ["x", None, None, " y "]  # a label keeps its spaces

@@ -23,6 +23,7 @@ def _data(n: int, seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     income[rng.random(n) < 0.1] = np.nan
     income[7] = np.inf
     age = rng.integers(18, 80, n).astype(np.float64)
+    age[[7, 11]] = [np.inf, -np.inf]  # infinite, not out of range (the range is [20, 70])
     region = rng.choice(["north", "south", "east", "west"], p=[0.4, 0.3, 0.2, 0.1], size=n)
     region = region.astype(object)
     region[rng.random(n) < 0.05] = None

@@ -356,3 +356,42 @@ def test_a_monitor_with_an_invalid_stored_spec_is_left_out_not_fatal(db: Engine)
     assert [(r.monitor, r.status) for r in runs] == [("credit-drift", "ok")]
     with Session(db) as session:
         assert session.scalar(select(Monitor.checked_until).where(Monitor.name == "m0")) is None
+
+
+def test_a_database_error_in_one_monitors_window_does_not_stall_the_others(db: Engine) -> None:
+    register(db)  # monitor credit-drift
+    add_monitors(db, 1)  # monitor m0, the one whose window the database refuses
+    store_hours(db, 1)
+    poison = """
+    CREATE FUNCTION detect_poison_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.monitor_id = (SELECT id FROM monitors WHERE name = 'm0') THEN
+        RAISE EXCEPTION 'value refused for monitor m0';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER detect_poison BEFORE INSERT ON detector_runs
+      FOR EACH ROW EXECUTE FUNCTION detect_poison_fn();
+    """
+    with db.begin() as conn:
+        conn.execute(text(poison))
+        # m0 (never checked) is claimed before credit-drift (checked up to START).
+        conn.execute(
+            text("UPDATE monitors SET checked_until = :t WHERE name = 'credit-drift'"),
+            {"t": START},
+        )
+    try:
+        # m0's window fails first; credit-drift's is still stored in the same pass, and
+        # the pass then reports the error.
+        with pytest.raises(Exception, match="value refused for monitor m0"):
+            run_due(db)
+        assert runs_per_window(db) == {("credit-drift", START, "1"): 1}
+    finally:
+        with db.begin() as conn:
+            conn.execute(text("DROP TRIGGER detect_poison ON detector_runs"))
+            conn.execute(text("DROP FUNCTION detect_poison_fn()"))
+    run_due(db)  # the fault gone, m0's window is run on the next pass
+    assert runs_per_window(db) == {
+        ("credit-drift", START, "1"): 1,
+        ("m0", START, "1"): 1,
+    }
