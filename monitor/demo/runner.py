@@ -32,9 +32,10 @@ from monitor.db.models import DeadLetter
 from monitor.demo.receiver import RecordingReceiver
 from monitor.demo.traffic import ETA, FRAUD, SyntheticModel, predict
 from monitor.detection.baseline import build_profile, save_baseline
+from monitor.detection.evaluate import RunSummary
 from monitor.detection.monitors_apply import apply_monitors
 from monitor.detection.monitors_file import parse_monitors
-from monitor.detection.runner import RunSummary, run_due
+from monitor.detection.runner import run_due
 from monitor.detection.windows import floor_to
 from monitor.ingest.consumer import IngestLoop, IngestStats
 from monitor.ingest.topics import ensure_topics

@@ -20,14 +20,10 @@ from sqlalchemy import Engine, delete, select
 
 from monitor.db.engine import make_sessionmaker
 from monitor.db.models import DetectorRun, Monitor
-from monitor.detection.runner import (
-    RangeCache,
-    RunSummary,
-    evaluate_window,
-    hold_window,
-    window_stored,
-)
+from monitor.detection.evaluate import RunSummary, evaluate_window
+from monitor.detection.runner import hold_window, window_stored
 from monitor.detection.spec import MonitorSpec
+from monitor.detection.window_data import RangeCache
 from monitor.detection.windows import floor_to
 
 log = logging.getLogger(__name__)

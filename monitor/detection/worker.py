@@ -11,7 +11,8 @@ import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.detection.runner import RunSummary, run_due
+from monitor.detection.evaluate import RunSummary
+from monitor.detection.runner import run_due
 
 log = logging.getLogger(__name__)
 

@@ -80,9 +80,9 @@ def test_empty_stretches_are_skipped_and_a_failing_window_does_not_stall_the_mon
     rng = np.random.default_rng(13)
     store(db, events(START, 100, rng=rng, prefix="a"))
     store(db, events(START + 2 * DAY, 100, rng=rng, prefix="b"))  # two days later
-    import monitor.detection.runner as runner  # noqa: PLC0415
+    import monitor.detection.evaluate as evaluate  # noqa: PLC0415
 
-    real = runner._evaluate_version
+    real = evaluate._evaluate_version
     calls = {"n": 0}
 
     def flaky(*args: object, **kwargs: object) -> object:
@@ -91,7 +91,7 @@ def test_empty_stretches_are_skipped_and_a_failing_window_does_not_stall_the_mon
             raise ZeroDivisionError("detector bug")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "_evaluate_version", flaky)
+    monkeypatch.setattr(evaluate, "_evaluate_version", flaky)
     runs = run_due(db, now=START + 3 * DAY)
     assert [(r.window_start, r.status) for r in runs] == [
         (START, "error"),

@@ -12,10 +12,11 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from monitor.db.models import DetectorRun, Monitor
-from monitor.detection import runner
+from monitor.detection import window_data
+from monitor.detection.evaluate import RunSummary
 from monitor.detection.monitors_apply import apply_monitors
 from monitor.detection.monitors_file import parse_monitors
-from monitor.detection.runner import RunSummary, run_due
+from monitor.detection.runner import run_due
 
 START = recent_start().replace(hour=0)
 HOUR = timedelta(hours=1)
@@ -72,7 +73,7 @@ def test_a_fixed_reference_range_is_a_bounded_sample_of_each_versions_events(
 ) -> None:
     frm, to = START.isoformat(), (START + HOUR).isoformat()
     monitor(db, f"reference: {{from: '{frm}', to: '{to}'}}\nmin_rows: 50\ndelay: 0s")
-    monkeypatch.setattr(runner, "MAX_REFERENCE_ROWS", 200)
+    monkeypatch.setattr(window_data, "MAX_REFERENCE_ROWS", 200)
     rng = np.random.default_rng(22)
     store(db, events(START, 300, rng=rng, prefix="h0"))
     store(db, events(START + HOUR, 300, rng=rng, prefix="h1"))

@@ -1,0 +1,116 @@
+"""A window's rows and its references, loaded for the detectors.
+
+The events of a window by model version (``Window``, as arrays in the version's layout),
+the reference rows of a ``previous_window`` or ``fixed_window`` monitor (a fixed range is
+loaded once per pass, through a ``RangeCache``), and a baseline profile's sample as
+columns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.db.models import Prediction
+from monitor.detection.spec import MonitorSpec
+from monitor.layout import Layout
+
+# Rows of a fixed reference range kept per version: the same bound as a baseline's sample.
+MAX_REFERENCE_ROWS = 20_000
+
+
+def _column(values: list[Any], kind: str) -> np.ndarray:
+    if kind == "numerical":
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+    return np.array(values, dtype=object)
+
+
+@dataclass
+class Window:
+    """One version's rows of a window, as arrays in the version's layout."""
+
+    num: list[list[float | None]]
+    cat: list[list[str | None]]
+    pending: int = 0
+
+    def columns(self, layout: Layout) -> dict[str, np.ndarray]:
+        n = len(self.num)
+        # None -> NaN in the float matrix; short arrays (schema grew later) are padded.
+        num = np.full((n, len(layout.numerical)), np.nan)
+        for i, row in enumerate(self.num):
+            num[i, : len(row)] = np.array(row, dtype=float)
+        cat = np.full((n, len(layout.categorical)), None, dtype=object)
+        for i, crow in enumerate(self.cat):
+            cat[i, : len(crow)] = crow
+        out = {name: num[:, j] for j, name in enumerate(layout.numerical)}
+        out.update({name: cat[:, j] for j, name in enumerate(layout.categorical)})
+        return out
+
+
+def profile_reference(profile: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """A baseline profile's sample as columns, and their kinds."""
+    features = profile["features"]
+    kinds = {f: str(p["kind"]) for f, p in features.items()}
+    return {f: _column(p["sample"], kinds[f]) for f, p in features.items()}, kinds
+
+
+def load_windows(
+    session: Session, model_id: str, *, lo: datetime, hi: datetime, limit: int | None = None
+) -> dict[str, Window]:
+    """The model's events in ``[lo, hi)`` by version; with ``limit``, at most that many
+    rows per version, a fixed pseudo-random subset (by a hash of the event id)."""
+    windows: dict[str, Window] = defaultdict(lambda: Window([], []))
+    query = select(Prediction.model_version, Prediction.num_values, Prediction.cat_values).where(
+        Prediction.model_id == model_id, Prediction.ts >= lo, Prediction.ts < hi
+    )
+    if limit is not None:
+        # Rows still waiting for their features would take a place in the sample.
+        ranked = (
+            query.where((Prediction.num_values.is_not(None)) | (Prediction.cat_values.is_not(None)))
+            .add_columns(
+                func.row_number()
+                .over(partition_by=Prediction.model_version, order_by=func.md5(Prediction.event_id))
+                .label("rank")
+            )
+            .subquery()
+        )
+        query = select(ranked.c.model_version, ranked.c.num_values, ranked.c.cat_values).where(
+            ranked.c.rank <= limit
+        )
+    for version, num, cat in session.execute(query):
+        w = windows[version]
+        if num is None and cat is None:
+            w.pending += 1  # features still expected from a feature log
+        else:
+            w.num.append(num or [])
+            w.cat.append(cat or [])
+    return dict(windows)
+
+
+# Reference rows of fixed ranges, by (model, start, end): loaded once per run_due call,
+# not once per window.
+RangeCache = dict[tuple[str, datetime, datetime], dict[str, Window]]
+
+
+def window_references(
+    session: Session, spec: MonitorSpec, *, lo: datetime, cache: RangeCache
+) -> tuple[dict[str, Window], str]:
+    """The reference rows by version for a window starting at ``lo`` (reference
+    ``previous_window`` or ``fixed_window``), and how to name that range in an error."""
+    if spec.reference == "previous_window":
+        start, end = lo - spec.window_size, lo
+        return load_windows(session, spec.model_id, lo=start, hi=end), "previous window"
+    assert spec.reference_window is not None  # the spec's validator ensures it
+    start, end = spec.reference_window.start, spec.reference_window.end
+    key = (spec.model_id, start, end)
+    if key not in cache:
+        cache[key] = load_windows(
+            session, spec.model_id, lo=start, hi=end, limit=MAX_REFERENCE_ROWS
+        )
+    return cache[key], f"reference window [{start.isoformat()}, {end.isoformat()})"
