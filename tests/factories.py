@@ -28,6 +28,25 @@ from monitor.resources import FeatureSchema, ModelDoc, MonitorDoc, register_mode
 
 MODEL = "credit"
 KINDS = {"income": "numerical", "age": "numerical", "region": "categorical"}
+# A monitor spec as stored before monitors.yaml added its keys (reference, step, schedule,
+# reference_window): stored rows like it must keep loading.
+LEGACY_SPEC: dict[str, Any] = {
+    "model_id": MODEL,
+    "signal": "data_drift",
+    "features": None,
+    "window": "1h",
+    "delay": "5m",
+    "min_rows": 50,
+    "baseline": "training",
+    "methods": {},
+    "policy": {
+        "alpha": 0.05,
+        "min_effect": None,
+        "min_missing_change": 0.01,
+        "correction": "bonferroni",
+        "share_threshold": 0.5,
+    },
+}
 
 
 def columns(rng: np.random.Generator, n: int, *, shift: bool = False) -> dict[str, list[Any]]:

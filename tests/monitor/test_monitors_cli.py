@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import CLI, MODEL, cli, register, settings_env
+from factories import CLI, LEGACY_SPEC, MODEL, cli, register, settings_env
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -162,25 +162,8 @@ def test_a_spec_stored_before_the_new_keys_equals_the_same_spec_from_a_file(
     db: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     register(db)
-    legacy = {
-        "model_id": MODEL,
-        "signal": "data_drift",
-        "features": None,
-        "window": "1h",
-        "delay": "5m",
-        "min_rows": 50,
-        "baseline": "training",
-        "methods": {},
-        "policy": {
-            "alpha": 0.05,
-            "min_effect": None,
-            "min_missing_change": 0.01,
-            "correction": "bonferroni",
-            "share_threshold": 0.5,
-        },
-    }
     with db.begin() as conn:
-        conn.execute(text("UPDATE monitors SET spec = :s"), {"s": json.dumps(legacy)})
+        conn.execute(text("UPDATE monitors SET spec = :s"), {"s": json.dumps(LEGACY_SPEC)})
     before = rows(db)
     path = write(
         tmp_path, "version: 1\nmonitors: [{name: credit-drift, model: credit, min_rows: 50}]\n"

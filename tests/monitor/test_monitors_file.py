@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from factories import LEGACY_SPEC
 from pydantic import ValidationError
 
 import detectors
@@ -406,24 +407,7 @@ def test_the_demo_monitors_file_gives_the_specs_the_demo_always_used() -> None:
 
 
 def test_a_spec_stored_before_the_new_keys_still_loads() -> None:
-    stored = {
-        "model_id": "credit",
-        "signal": "data_drift",
-        "features": None,
-        "window": "1h",
-        "delay": "5m",
-        "min_rows": 50,
-        "baseline": "training",
-        "methods": {},
-        "policy": {
-            "alpha": 0.05,
-            "min_effect": None,
-            "min_missing_change": 0.01,
-            "correction": "bonferroni",
-            "share_threshold": 0.5,
-        },
-    }
-    spec = MonitorSpec.model_validate(stored)
+    spec = MonitorSpec.model_validate(LEGACY_SPEC)
     assert (spec.reference, spec.step, spec.schedule, spec.reference_window) == (
         "baseline",
         None,
