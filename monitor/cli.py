@@ -690,6 +690,7 @@ def backfill(  # typer passes options by keyword
         f"windows={len(jobs)} run={report.count('run')} replaced={report.count('replaced')} "
         f"already_stored={report.count('stored')} empty={report.count('empty')} "
         f"runs={len(report.runs)} error_runs={errors}"
+        + (f" spec_changed={changed}" if (changed := report.count("changed")) else "")
         + (" (stopped early)" if stop.is_set() else ""),
         markup=False,
         highlight=False,

@@ -28,7 +28,7 @@ from monitor.detection.windows import floor_to
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["run", "replaced", "stored", "empty", "gone"]
+Outcome = Literal["run", "replaced", "stored", "empty", "gone", "changed"]
 
 
 class BackfillError(ValueError):
@@ -55,13 +55,22 @@ class BackfillStep:
 class BackfillReport:
     """Windows by outcome: ``run`` (evaluated), ``replaced`` (stored runs deleted and
     evaluated again), ``stored`` (already stored, skipped), ``empty`` (no event in the
-    window: nothing to store), ``gone`` (the monitor was deleted meanwhile)."""
+    window: nothing to store), ``gone`` (the monitor was deleted meanwhile), ``changed``
+    (the monitor's spec changed since the backfill was planned: its windows may no longer
+    be these; skipped, run the backfill again)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     runs: list[RunSummary] = field(default_factory=list)
 
     def count(self, outcome: Outcome) -> int:
         return self.counts.get(outcome, 0)
+
+
+def _same_spec(stored: dict[str, object], planned: MonitorSpec) -> bool:
+    try:
+        return MonitorSpec.model_validate(stored) == planned
+    except ValueError:  # no longer a valid spec: certainly not the planned one
+        return False
 
 
 def windows_in(
@@ -151,6 +160,8 @@ def run_backfill(
             )
             if monitor is None:
                 outcome: Outcome = "gone"
+            elif not _same_spec(monitor.spec, spec):
+                outcome = "changed"
             else:
                 hold_window(session)
                 stored = window_stored(session, monitor, spec, lo=lo, hi=hi)

@@ -207,3 +207,15 @@ def test_replace_keeps_a_window_whose_events_are_gone(db: Engine, settings: Sett
     after = stored_windows(db)
     assert after[START + HOUR] == first[START + HOUR]  # kept, not deleted
     assert after[START + 2 * HOUR][0] != first[START + 2 * HOUR][0]  # evaluated again
+
+
+def test_windows_of_a_monitor_changed_after_planning_are_skipped(db: Engine) -> None:
+    register(db)
+    hours_with_events(db, [0, 1])
+    jobs = plan_backfill(db, model_id=MODEL, start=START, end=START + 2 * HOUR)
+    changed = MonitorSpec(model_id=MODEL, window="2h", min_rows=50).model_dump(mode="json")
+    with Session(db) as session, session.begin():
+        session.scalars(select(Monitor)).one().spec = changed  # a monitors apply meanwhile
+    report = run_backfill(db, jobs)
+    assert report.counts == {"changed": 2}
+    assert stored_windows(db) == {}
