@@ -38,7 +38,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +79,9 @@ _LABELS = {
     col: np.array([f"{col}_{k:04d}" for k in range(card)], dtype=object)
     for col, card in CARDINALITIES.items()
 }
+
+
+T = TypeVar("T")
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -187,27 +190,40 @@ def _check_function(impl: str) -> Callable[[Columns, Columns], Any]:
     return lambda ref, cur: detect_drift(ref, cur, policy="evidently")
 
 
-def run_check_worker(impl: str, n: int, seed: int) -> dict[str, Any]:
-    check = _check_function(impl)
-    check(*make_data(WARMUP_ROWS, seed + 1))  # lazy imports and first-call costs
-    ref, cur = make_data(n, seed)
+def measure_call(call: Callable[[], T]) -> tuple[T, dict[str, Any]]:
+    """``call()``'s result and its cost: wall seconds, the RSS before it, and the peak RSS
+    during it (VmHWM reset first where Linux allows; else the process's peak so far)."""
     gc.collect()
     before = status_mb()
     reset = reset_hwm()
     began = time.perf_counter()
-    result = check(ref, cur)
+    result = call()
     seconds = time.perf_counter() - began
     after = status_mb()
     peak = after["VmHWM"] if reset else max(after["VmHWM"], before["VmHWM"])
-    return {
-        "impl": impl,
-        "n": n,
+    return result, {
         "seconds": seconds,
         "rss_before_mb": before["VmRSS"],
         "hwm_before_mb": before["VmHWM"],
         "hwm_reset": reset,
-        "peak_rss_mb": peak,
-        "check_rss_mb": peak - before["VmRSS"],
+        "peak_mb": peak,
+    }
+
+
+def run_check_worker(impl: str, n: int, seed: int) -> dict[str, Any]:
+    check = _check_function(impl)
+    check(*make_data(WARMUP_ROWS, seed + 1))  # lazy imports and first-call costs
+    ref, cur = make_data(n, seed)
+    result, cost = measure_call(lambda: check(ref, cur))
+    return {
+        "impl": impl,
+        "n": n,
+        "seconds": cost["seconds"],
+        "rss_before_mb": cost["rss_before_mb"],
+        "hwm_before_mb": cost["hwm_before_mb"],
+        "hwm_reset": cost["hwm_reset"],
+        "peak_rss_mb": cost["peak_mb"],
+        "check_rss_mb": cost["peak_mb"] - cost["rss_before_mb"],
         "columns": _drift_columns(result),
         "drift_share": result.drift_share,
         "dataset_drift": result.dataset_drift,

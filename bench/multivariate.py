@@ -43,7 +43,6 @@ anchor at 1,000 and 2,000), 45 s with --quick (N = 10^4 only, 2 repeats, the anc
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import os
@@ -51,7 +50,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +62,7 @@ from drift import (
     fmt_n,
     load_average,
     make_data,
-    reset_hwm,
-    status_mb,
+    measure_call,
 )
 
 METHODS = ("mmd", "classifier", "pca")
@@ -158,21 +155,14 @@ def worker_main(method: str, n: int, seed: int) -> int:
 
     check(*make_data(min(WARMUP_ROWS, n), seed + 1))
     ref, cur = make_data(n, seed)
-    gc.collect()
-    before = status_mb()
-    reset = reset_hwm()
-    began = time.perf_counter()
-    summary = check(ref, cur)
-    seconds = time.perf_counter() - began
-    after = status_mb()
-    hwm = after["VmHWM"] if reset else max(after["VmHWM"], before["VmHWM"])
+    summary, cost = measure_call(lambda: check(ref, cur))
     out = {
         "method": method,
         "n": n,
-        "seconds": seconds,
+        "seconds": cost["seconds"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "call_rss_mb": hwm - before["VmRSS"],
-        "rss_before_mb": before["VmRSS"],
+        "call_rss_mb": cost["peak_mb"] - cost["rss_before_mb"],
+        "rss_before_mb": cost["rss_before_mb"],
         **summary,
     }
     print("RESULT " + json.dumps(out), flush=True)
