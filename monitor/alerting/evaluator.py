@@ -19,6 +19,7 @@ from monitor.alerting.payload import alertmanager_v4, render
 from monitor.alerting.rules import RuleSpec
 from monitor.db.engine import make_sessionmaker
 from monitor.db.models import AlertEvaluation, AlertRule, AlertState, DetectorRun, Notification
+from monitor.detection.results import MISSING_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,11 @@ def _samples(spec: RuleSpec, run: DetectorRun) -> list[tuple[dict[str, str], flo
         return [(base, value)]
     out: list[tuple[dict[str, str], float | None]] = []
     for r in run.results:
+        if not r.feature or r.metric == MISSING_SHARE:
+            continue  # the run's drift share, a feature's null-rate detail
         v = spec.condition.value
-        value = float(r.drifted) if v == "drifted" else getattr(r, v)
+        named = {"drifted": float(r.alert), "statistic": r.value}
+        value = named[v] if v in named else getattr(r, v)
         out.append(({**base, "feature": r.feature}, value))
     return out
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -195,7 +196,8 @@ class Monitor(Base):
 
 
 class DetectorRun(Base):
-    """One evaluation of one monitor over one window."""
+    """One evaluation of one monitor's signal over one window, model version and segment
+    (``segment`` '' is all traffic; else ``key=value``)."""
 
     __tablename__ = "detector_runs"
 
@@ -203,6 +205,7 @@ class DetectorRun(Base):
     monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
     model_id: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str] = mapped_column(String(200))
+    segment: Mapped[str] = mapped_column(String(200), server_default="")
     signal: Mapped[str] = mapped_column(String(40))
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -217,8 +220,8 @@ class DetectorRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    results: Mapped[list[FeatureResult]] = relationship(
-        back_populates="run", cascade="all, delete-orphan", order_by="FeatureResult.id"
+    results: Mapped[list[Result]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="Result.id"
     )
 
     __table_args__ = (
@@ -226,6 +229,7 @@ class DetectorRun(Base):
         UniqueConstraint(
             "monitor_id",
             "model_version",
+            "segment",
             "signal",
             "window_start",
             "window_end",
@@ -235,26 +239,125 @@ class DetectorRun(Base):
     )
 
 
-class FeatureResult(Base):
-    """One feature's statistic in one run."""
+# The id of the inserting transaction (xid8 as bigint): the results cursor reads a row
+# only once every transaction that could still commit a smaller one has ended.
+TXID_DEFAULT = "(pg_current_xact_id()::text::bigint)"
 
-    __tablename__ = "feature_results"
+
+class Result(Base):
+    """One value of one run, shaped for Grafana time series: one row per model, version,
+    segment, signal, feature ('' for the run as a whole), metric and window, with the
+    value, the threshold it was judged by and the verdict (``alert``, as in NannyML).
+
+    Data drift: ``metric`` is the test (ks, psi, ...) with ``value`` its statistic, plus
+    ``missing_share`` rows for the null-rate check and one ``drift_share`` row. The labels
+    are copied from the run so that a dashboard or a rule needs no join. ``txid`` orders
+    rows for readers that follow new results by a cursor (monitor/detection/results.py).
+    """
+
+    __tablename__ = "results"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("detector_runs.id", ondelete="CASCADE"))
-    feature: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))
-    method: Mapped[str] = mapped_column(String(40))
-    statistic: Mapped[float] = mapped_column(Double)
+    monitor_id: Mapped[int] = mapped_column(Integer)
+    model_id: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(200))
+    segment: Mapped[str] = mapped_column(String(200), server_default="")
+    signal: Mapped[str] = mapped_column(String(40))
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    feature: Mapped[str] = mapped_column(String(200), server_default="")
+    metric: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str | None] = mapped_column(String(20))
+    value: Mapped[float | None] = mapped_column(Double)
     p_value: Mapped[float | None] = mapped_column(Double)
-    effect_size: Mapped[float] = mapped_column(Double)
-    threshold: Mapped[float] = mapped_column(Double)
-    drifted: Mapped[bool] = mapped_column(Boolean)
-    n_reference: Mapped[int] = mapped_column(BigInteger)
-    n_current: Mapped[int] = mapped_column(BigInteger)
+    effect_size: Mapped[float | None] = mapped_column(Double)
+    threshold: Mapped[float | None] = mapped_column(Double)
+    # An interval around ``value`` (confidence interval, estimate's band), when known.
+    lower: Mapped[float | None] = mapped_column(Double)
+    upper: Mapped[float | None] = mapped_column(Double)
+    alert: Mapped[bool] = mapped_column(Boolean)
+    n_reference: Mapped[int | None] = mapped_column(BigInteger)
+    n_current: Mapped[int | None] = mapped_column(BigInteger)
+    txid: Mapped[int] = mapped_column(BigInteger, server_default=text(TXID_DEFAULT))
     run: Mapped[DetectorRun] = relationship(back_populates="results")
 
-    __table_args__ = (UniqueConstraint("run_id", "feature", name="uq_feature_results_run"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "feature", "metric", name="uq_results_run"),
+        Index("ix_results_series", "model_id", "signal", "feature", "window_end"),
+        Index("ix_results_cursor", "txid", "id"),
+    )
+
+
+# Sketch buckets are this long and aligned to the epoch; windows made of whole buckets are
+# checked from the stored sketches (monitor/detection/bucket_refresh.py).
+BUCKET_SECONDS = 3600
+
+
+class EventBucket(Base):
+    """What ingest stored per model version and hour of event time: ``events`` stored
+    predictions, and ``changes``, those plus features joined to a stored prediction later
+    and labels stored for one. ``sketched`` is the ``changes`` the last refresh saw: a
+    bucket whose two differ has new (or late) data, so its sketches are rebuilt and the
+    windows already checked over it are run again."""
+
+    __tablename__ = "event_buckets"
+
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(200), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    changes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    sketched: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+    __table_args__ = (
+        Index("ix_event_buckets_dirty", "model_id", postgresql_where=text("changes <> sketched")),
+    )
+
+
+class BucketSketch(Base):
+    """One feature's sketch (``detectors.sketches``, bytes) over one bucket of one model
+    version and segment, on the layout (fingerprint) of one of the version's baselines,
+    plus a bottom-k sample: the values of the ``sample_keys`` smallest event hashes, so
+    that merging buckets' samples gives a uniform sample of any window of them."""
+
+    __tablename__ = "bucket_sketches"
+
+    model_id: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(200))
+    segment: Mapped[str] = mapped_column(String(200))
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    feature: Mapped[str] = mapped_column(String(200))
+    layout: Mapped[str] = mapped_column(String(16))
+    n: Mapped[int] = mapped_column(BigInteger)
+    sketch: Mapped[bytes] = mapped_column(LargeBinary)
+    sample_keys: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    sample_num: Mapped[list[float | None] | None] = mapped_column(ARRAY(Double))
+    sample_cat: Mapped[list[str | None] | None] = mapped_column(ARRAY(Text))
+
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "model_id",
+            "model_version",
+            "segment",
+            "bucket",
+            "feature",
+            "layout",
+            name="pk_bucket_sketches",
+        ),
+    )
+
+
+class WindowRerun(Base):
+    """A bucket whose data changed, per monitor of its model: the monitor's windows over
+    it that were already checked are run again by the next worker holding the monitor."""
+
+    __tablename__ = "window_reruns"
+
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
 
 
 class Receiver(Base):

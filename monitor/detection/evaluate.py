@@ -2,7 +2,7 @@
 
 Per model version: the window's rows are tested against that version's reference (its
 baseline, the window before, or its events in a fixed range) with the detectors, and
-stored as one ``DetectorRun`` row plus one ``FeatureResult`` row per feature; a version
+stored as one ``DetectorRun`` row plus its ``Result`` rows (monitor/detection/results.py); a version
 with no usable reference or too few rows gets an ``error`` or ``insufficient_data`` run,
 and a window that raises is stored as an ``error`` run.
 """
@@ -22,8 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import detectors
-from monitor.db.models import DetectorRun, FeatureResult, Label, ModelVersion, Monitor, Prediction
+from monitor.db.models import DetectorRun, Label, ModelVersion, Monitor, Prediction
 from monitor.detection.baseline import load_baselines
+from monitor.detection.results import drift_results
 from monitor.detection.spec import MonitorSpec
 from monitor.detection.window_data import (
     RangeCache,
@@ -167,6 +168,7 @@ def _run_window(
             monitor_id=monitor.id,
             model_id=spec.model_id,
             model_version=version,
+            segment="",
             signal=spec.signal,
             window_start=lo,
             window_end=hi,
@@ -229,21 +231,7 @@ def _run_window(
             run.drift_share = result.drift_share
             run.dataset_drift = result.dataset_drift
             drifted = result.drifted_columns
-            run.results = [
-                FeatureResult(
-                    feature=c.column,
-                    kind=c.kind,
-                    method=c.method,
-                    statistic=c.statistic,
-                    p_value=c.p_value,
-                    effect_size=c.effect_size,
-                    threshold=c.threshold,
-                    drifted=c.drifted,
-                    n_reference=c.n_reference,
-                    n_current=c.n_current,
-                )
-                for c in result.columns
-            ]
+            run.results = drift_results(run, result, share_threshold=spec.policy.share_threshold)
         run.finished_at = datetime.now(UTC)
         session.add(run)
         summaries.append(
@@ -288,6 +276,7 @@ def _record_failure(
             monitor_id=monitor.id,
             model_id=spec.model_id,
             model_version="",
+            segment="",
             signal=spec.signal,
             window_start=lo,
             window_end=hi,

@@ -24,12 +24,22 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from monitor.db import copy_binary as cb
-from monitor.db.models import DeadLetter, FeatureLog, Label, QualityCount
+from monitor.db.models import (
+    BUCKET_SECONDS,
+    DeadLetter,
+    EventBucket,
+    FeatureLog,
+    Label,
+    QualityCount,
+)
 from monitor.db.partitions import PartitionManager
 from monitor.events import FeatureLogEvent, LabelEvent, PredictionEvent
 from monitor.ingest.catalog import Fact, MappedFeatures, ModelCatalog, map_features
 
 QUALITY_BUCKET = timedelta(minutes=5)
+EVENT_BUCKET = timedelta(seconds=BUCKET_SECONDS)
+# What a batch changed per (model, version, hour bucket): (stored predictions, changes).
+BucketTally = Counter[tuple[str, str, datetime, str]]
 MAX_RAW_BYTES = 64 * 1024  # dead letters keep at most this much of a payload
 
 _COLUMNS = (
@@ -109,9 +119,17 @@ class WriteCounts:
         return WriteCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
-def _bucket(ts: datetime) -> datetime:
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return epoch + ((ts - epoch) // QUALITY_BUCKET) * QUALITY_BUCKET
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _bucket(ts: datetime, size: timedelta = QUALITY_BUCKET) -> datetime:
+    return _EPOCH + ((ts - _EPOCH) // size) * size
+
+
+def _tally_key(
+    model_id: str, version: str, ts: datetime, column: str = "events"
+) -> tuple[str, str, datetime, str]:
+    return (model_id, version, _bucket(ts, EVENT_BUCKET), column)
 
 
 def _jsonb(value: Any) -> Jsonb | None:
@@ -131,16 +149,21 @@ class BatchWriter:
             with self._engine.connect() as conn:
                 self.partitions.create(conn, months)
         facts: Counter[tuple[str, str, datetime, str, str]] = Counter()
+        tally: BucketTally = Counter()
         logs = {log.event_id: log for log in batch.feature_logs}
         predictions, matched_logs = self._attach_logged_features(session, batch.predictions, logs)
-        stored = self._insert_predictions(session, predictions, facts)
+        stored = self._insert_predictions(session, predictions, facts, tally)
         joined = self._join_stored_predictions(
-            session, [log for log in logs.values() if log.event_id not in matched_logs], facts
+            session,
+            [log for log in logs.values() if log.event_id not in matched_logs],
+            facts,
+            tally,
         )
         matched_logs |= joined
         self._store_feature_logs(session, logs.values(), matched_logs)
         self._store_quality(session, facts)
-        self._store_labels(session, batch.labels)
+        self._store_labels(session, batch.labels, tally)
+        self._store_buckets(session, tally)
         self._store_dead_letters(session, batch.rejected)
         info = session.connection().info  # the database connection's, not the session's
         session.commit()
@@ -195,6 +218,7 @@ class BatchWriter:
         session: Session,
         predictions: list[PreparedPrediction],
         facts: Counter[tuple[str, str, datetime, str, str]],
+        tally: BucketTally,
     ) -> int:
         # Duplicates inside the batch are dropped here, so each key is staged once.
         unique = {(p.event.event_id, p.event.timestamp): p for p in predictions}
@@ -220,6 +244,7 @@ class BatchWriter:
             inserted = cur.fetchall()
         for key in inserted:
             p = unique[key]
+            tally[_tally_key(p.event.model_id, p.event.model_version, p.event.timestamp)] += 1
             if p.features is not None:
                 self._count(facts, p.event, p.features.facts)
         return len(inserted)
@@ -239,6 +264,7 @@ class BatchWriter:
         session: Session,
         logs: list[FeatureLogEvent],
         facts: Counter[tuple[str, str, datetime, str, str]],
+        tally: BucketTally,
     ) -> set[str]:
         """Give stored predictions still waiting for features the features of these logs."""
         if not logs:
@@ -273,6 +299,7 @@ class BatchWriter:
             )
             if updated.rowcount:  # type: ignore[attr-defined]
                 joined.add(event_id)
+                tally[_tally_key(model_id, version, ts, "changes")] += 1
                 self._count(facts, event, mapped.facts)
         return joined
 
@@ -290,6 +317,7 @@ class BatchWriter:
             .limit(10_000)
         ).all()
         facts: Counter[tuple[str, str, datetime, str, str]] = Counter()
+        tally: BucketTally = Counter()
         events = [
             FeatureLogEvent(
                 event_id=log.event_id,
@@ -299,7 +327,7 @@ class BatchWriter:
             )
             for log in open_logs
         ]
-        joined = self._join_stored_predictions(session, events, facts)
+        joined = self._join_stored_predictions(session, events, facts, tally)
         expired = 0
         for log in open_logs:
             if log.event_id in joined:
@@ -309,6 +337,7 @@ class BatchWriter:
                 facts[(log.model_id, "", _bucket(log.ts), "", "unmatched_feature_log")] += 1
                 expired += 1
         self._store_quality(session, facts)
+        self._store_buckets(session, tally)
         session.commit()
         return len(joined), expired
 
@@ -365,7 +394,7 @@ class BatchWriter:
         )
 
     @staticmethod
-    def _store_labels(session: Session, labels: list[LabelEvent]) -> None:
+    def _store_labels(session: Session, labels: list[LabelEvent], tally: BucketTally) -> None:
         latest = {e.event_id: e for e in labels}
         if not latest:
             return
@@ -384,6 +413,48 @@ class BatchWriter:
                 }
                 for e in latest.values()
             ],
+        )
+        # A label changes its prediction's bucket (performance is computed again); one
+        # that comes before its prediction is counted when the prediction is stored.
+        stored = session.execute(
+            text("SELECT model_id, model_version, ts FROM predictions WHERE event_id = ANY(:ids)"),
+            {"ids": list(latest)},
+        )
+        for model_id, version, ts in stored:
+            tally[_tally_key(model_id, version, ts, "changes")] += 1
+
+    @staticmethod
+    def _store_buckets(session: Session, tally: BucketTally) -> None:
+        """Add the batch's stored events and changes to ``event_buckets``: what the sketch
+        refresh (monitor/detection/bucket_refresh.py) follows."""
+        if not tally:
+            return
+        rows: dict[tuple[str, str, datetime], dict[str, Any]] = {}
+        for (model_id, version, bucket, column), n in tally.items():
+            row = rows.setdefault(
+                (model_id, version, bucket),
+                {
+                    "model_id": model_id,
+                    "model_version": version,
+                    "bucket": bucket,
+                    "events": 0,
+                    "changes": 0,
+                },
+            )
+            row[column] += n
+            if column == "events":
+                row["changes"] += n
+        stmt = insert(EventBucket)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["model_id", "model_version", "bucket"],
+                set_={
+                    "events": EventBucket.events + stmt.excluded.events,
+                    "changes": EventBucket.changes + stmt.excluded.changes,
+                },
+            ),
+            # Sorted, so concurrent consumers take row locks in one order (no deadlock).
+            [rows[k] for k in sorted(rows)],
         )
 
     @staticmethod

@@ -146,10 +146,10 @@ def test_a_worker_killed_mid_window_is_replaced_and_the_window_stored_once(
     store_hours(db, 1)
     with db.connect() as blocker:
         # The killed worker has inserted its run row and waits to insert the features'.
-        blocker.execute(text("LOCK TABLE feature_results IN SHARE MODE"))
+        blocker.execute(text("LOCK TABLE results IN SHARE MODE"))
         victim = worker(settings)
-        wait_for(lambda: len(waiting_on(db, "feature_results")) == 1, "the victim")
-        (pid,) = waiting_on(db, "feature_results")
+        wait_for(lambda: len(waiting_on(db, "results")) == 1, "the victim")
+        (pid,) = waiting_on(db, "results")
         victim.send_signal(signal.SIGKILL)
         victim.communicate()  # reaps it and closes its pipes
         # Its connection's transaction still holds the monitor: another worker skips it
@@ -166,7 +166,7 @@ def test_a_worker_killed_mid_window_is_replaced_and_the_window_stored_once(
     assert out.splitlines() == [f"credit-drift {MODEL} v1 {START:%Y-%m-%d %H:%M}: ok"]
     assert runs_per_window(db) == {("credit-drift", START, "1"): 1}
     with db.connect() as conn:
-        assert conn.scalar(text("SELECT count(*) FROM feature_results")) == len(KINDS)
+        assert conn.scalar(text("SELECT count(*) FROM results WHERE feature <> ''")) == len(KINDS)
 
 
 def register_churn(db: Engine) -> None:
@@ -230,7 +230,8 @@ def test_one_bad_monitor_never_stops_the_others_and_says_what_is_missing(
         runs = {name: run for name, run in rows}
         assert set(runs) == {"credit-drift", "no-baseline", "no-feature", "churn-empty"}
         healthy = runs["credit-drift"]
-        assert (healthy.status, healthy.n_current, len(healthy.results)) == ("ok", 120, 3)
+        features = {r.feature for r in healthy.results if r.feature}
+        assert (healthy.status, healthy.n_current, len(features)) == ("ok", 120, 3)
         assert runs["no-baseline"].status == "error"
         assert runs["no-baseline"].error == (
             "model='credit' model_version='1': no baseline named 'golden'"

@@ -10,7 +10,8 @@ from factories import MODEL, events, recent_start, register, store
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.db.models import DetectorRun, FeatureResult
+from monitor.db.models import DetectorRun, Result
+from monitor.detection.results import DRIFT_SHARE, MISSING_SHARE
 from monitor.detection.runner import run_due
 from monitor.detection.spec import MonitorSpec
 
@@ -42,12 +43,18 @@ def test_each_closed_window_is_checked_once_and_drift_is_found_where_injected(db
     assert set(runs[1].drifted_features) == {"income", "region"}
     with Session(db) as session:
         results = session.scalars(
-            select(FeatureResult).join(DetectorRun).where(DetectorRun.window_start == START + HOUR)
+            select(Result).join(DetectorRun).where(DetectorRun.window_start == START + HOUR)
         ).all()
-        by_feature = {r.feature: r for r in results}
-    assert by_feature["income"].method == "ks"
-    assert by_feature["region"].method == "chisquare"
-    assert by_feature["age"].drifted is False
+        by_feature = {r.feature: r for r in results if r.metric not in (MISSING_SHARE, DRIFT_SHARE)}
+        (share,) = [r for r in results if r.metric == DRIFT_SHARE]
+    assert by_feature["income"].metric == "ks"
+    assert by_feature["region"].metric == "chisquare"
+    assert by_feature["age"].alert is False
+    assert (share.feature, share.value, share.alert) == ("", 2 / 3, True)
+    # The run's labels are on every row, for Grafana and rules without a join.
+    assert {(r.model_id, r.signal, r.window_start) for r in results} == {
+        (by_feature["age"].model_id, "data_drift", START + HOUR)
+    }
     # Bonferroni over the three features of the run.
     assert by_feature["income"].threshold == 0.05 / 3
     assert by_feature["income"].n_current == 300

@@ -111,8 +111,9 @@ def test_events_flow_from_kafka_to_a_signed_webhook(
     with db.connect() as conn:
         drifted = conn.execute(
             text(
-                "SELECT r.window_start, f.feature FROM detector_runs r "
-                "JOIN feature_results f ON f.run_id = r.id WHERE f.drifted ORDER BY 1, 2"
+                "SELECT DISTINCT r.window_start, f.feature FROM detector_runs r "
+                "JOIN results f ON f.run_id = r.id WHERE f.alert AND f.feature <> '' "
+                "ORDER BY 1, 2"
             )
         ).all()
         n_runs = conn.scalar(text("SELECT count(*) FROM detector_runs WHERE status = 'ok'"))

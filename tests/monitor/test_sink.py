@@ -15,6 +15,7 @@ from monitor.ingest.sink import BatchWriter
 
 START = recent_start()
 FEATURES_TOPIC = load_settings().features_topic
+LABELS = load_settings().labels_topic
 
 
 def rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
@@ -100,3 +101,21 @@ def test_a_sweep_joins_pairs_that_two_consumers_each_missed(db: Engine) -> None:
         )
     assert joined == (1, 0)
     assert rows(db, "SELECT num_values, cat_values FROM predictions") == [([1.0, 2.0], [None])]
+
+
+def test_event_buckets_count_stored_events_and_every_later_change(db: Engine) -> None:
+    register(db)
+    first = events(START, 4, rng=np.random.default_rng(3))
+    second = events(START + timedelta(hours=1), 2, rng=np.random.default_rng(4), prefix="f")
+    buckets = "SELECT bucket, events, changes, sketched FROM event_buckets ORDER BY 1"
+    store(db, first + second)
+    assert rows(db, buckets) == [(START, 4, 4, 0), (START + timedelta(hours=1), 2, 2, 0)]
+    store(db, first)  # a replay stores nothing: nothing changed
+    assert rows(db, buckets)[0] == (START, 4, 4, 0)
+    # Features joined later and a late label change the bucket of their prediction.
+    late = events(START + timedelta(minutes=30), 1, rng=np.random.default_rng(5), prefix="g")[0]
+    store(db, [without_features(late)])
+    store(db, [feature_log(late)], topic=FEATURES_TOPIC)
+    label = {"event_id": first[0]["event_id"], "model_id": MODEL, "label": 1}
+    store(db, [{**label, "timestamp": (START + timedelta(days=1)).isoformat()}], topic=LABELS)
+    assert rows(db, buckets)[0] == (START, 5, 5 + 1 + 1, 0)
