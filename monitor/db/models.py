@@ -316,8 +316,8 @@ class EventBucket(Base):
 
 
 class BucketSketch(Base):
-    """One feature's sketch (``detectors.sketches``, bytes) over one bucket of one model
-    version and segment, on the layout (fingerprint) of one of the version's baselines,
+    """One feature's sketch (``detectors.sketches``, bytes) over one bucket (or day) of one
+    model version and segment, on the layout (fingerprint) of one of the version's baselines,
     plus a bottom-k sample: the values of the ``sample_keys`` smallest event hashes, so
     that merging buckets' samples gives a uniform sample of any window of them."""
 
@@ -327,6 +327,9 @@ class BucketSketch(Base):
     model_version: Mapped[str] = mapped_column(String(200))
     segment: Mapped[str] = mapped_column(String(200))
     bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # 1: an hour bucket; 24: the merge of a day's hour buckets (a day starting at
+    # ``bucket``), so that a long window reads and decodes a day's sketch, not 24.
+    span_hours: Mapped[int] = mapped_column(Integer)
     feature: Mapped[str] = mapped_column(String(200))
     layout: Mapped[str] = mapped_column(String(16))
     n: Mapped[int] = mapped_column(BigInteger)
@@ -340,6 +343,7 @@ class BucketSketch(Base):
             "model_id",
             "model_version",
             "segment",
+            "span_hours",
             "bucket",
             "feature",
             "layout",
