@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Baseline, ModelVersion
+from monitor.detection.bucket_refresh import resketch
 from monitor.detection.feature_values import ColumnInput
 from monitor.detection.profiler import MAX_SAMPLE, ProfileBuilder, ProfileError
 
@@ -135,6 +136,8 @@ def save_baseline(
             },
         )
     )
+    # Stored sketches are on the baselines' layouts: rebuild the version's on the new one.
+    resketch(session, model_id, model_version)
 
 
 def load_baselines(session: Session, model_id: str, name: str) -> dict[str, dict[str, Any]]:
@@ -201,6 +204,8 @@ def delete_baseline(session: Session, *, model_id: str, model_version: str, name
         )
         .returning(Baseline.id)
     ).first()
+    if deleted is not None:
+        resketch(session, model_id, model_version)  # its layout's sketches go
     return deleted is not None
 
 

@@ -6,6 +6,13 @@ a window twice), find its next closed window, evaluate and store it
 (monitor.detection.evaluate), and advance ``checked_until``. A worker that dies
 mid-window loses its transaction: PostgreSQL drops the row lock with the connection and
 the next worker redoes the window, so nothing is stored twice or by half.
+
+Late data: a pass starts with the sketch refresh (monitor.detection.bucket_refresh),
+which rebuilds every hour bucket whose events, features or labels changed and queues the
+bucket for each monitor of its model (``window_reruns``). Before its next window, a
+claimed monitor runs again, in the same way, the windows it already checked over each
+queued bucket (their old runs are replaced), so a late event, a feature log that came
+after its prediction or a label that came weeks later updates the results it belongs to.
 """
 
 from __future__ import annotations
@@ -14,15 +21,16 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from monitor.db.engine import make_sessionmaker
-from monitor.db.models import DetectorRun, Monitor, Prediction
+from monitor.db.models import BUCKET_SECONDS, DetectorRun, Monitor, Prediction, WindowRerun
+from monitor.detection.bucket_refresh import refresh_buckets
 from monitor.detection.evaluate import RunSummary, evaluate_window
 from monitor.detection.spec import MonitorSpec
 from monitor.detection.window_data import RangeCache
@@ -87,8 +95,8 @@ def hold_window(session: Session) -> None:
 def window_stored(
     session: Session, monitor: Monitor, spec: MonitorSpec, *, lo: datetime, hi: datetime
 ) -> bool:
-    """Whether runs of this monitor's signal over exactly ``[lo, hi)`` are stored
-    (by ``backfill``, or a worker before this window's bounds changed)."""
+    """Whether runs of this monitor over exactly ``[lo, hi)`` are stored, of any of its
+    signals (by ``backfill``, or a worker before this window's bounds changed)."""
     return (
         session.scalar(
             select(func.count())
@@ -97,13 +105,117 @@ def window_stored(
                 DetectorRun.monitor_id == monitor.id,
                 # With the window's end: ix_runs_model_window finds the rows directly.
                 DetectorRun.model_id == spec.model_id,
-                DetectorRun.signal == spec.signal,
                 DetectorRun.window_start == lo,
                 DetectorRun.window_end == hi,
             )
         )
         or 0
     ) > 0
+
+
+def replace_window(
+    session: Session,
+    monitor: Monitor,
+    spec: MonitorSpec,
+    *,
+    lo: datetime,
+    hi: datetime,
+    cache: RangeCache | None = None,
+) -> tuple[bool, list[RunSummary]]:
+    """Evaluate ``[lo, hi)`` again: delete the monitor's stored runs of exactly that window
+    (their results and alert marks go with them) and evaluate it. When the window no
+    longer has events (retention dropped their partition) the stored runs are kept.
+    Returns whether runs were stored before, and the new runs."""
+    stored = window_stored(session, monitor, spec, lo=lo, hi=hi)
+    replacing = session.begin_nested()  # undone when the events are gone
+    if stored:
+        session.execute(
+            delete(DetectorRun).where(
+                DetectorRun.monitor_id == monitor.id,
+                DetectorRun.window_start == lo,
+                DetectorRun.window_end == hi,
+            )
+        )
+    runs = evaluate_window(session, monitor, spec, lo=lo, hi=hi, cache=cache)
+    if stored and not runs:
+        replacing.rollback()
+    else:
+        replacing.commit()
+    return stored, runs
+
+
+_BUCKET = timedelta(seconds=BUCKET_SECONDS)
+
+
+def windows_over(
+    spec: MonitorSpec, bucket: datetime, checked_until: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The monitor's windows, ending at or before ``checked_until``, that overlap the
+    bucket ``[bucket, bucket + 1h)``: those a change in the bucket makes stale."""
+    size, step = spec.window_size, spec.step_size
+    end = floor_to(bucket, step) + step  # the first window end after the bucket's start
+    out = []
+    while end <= checked_until and end - size < bucket + _BUCKET:
+        out.append((end - size, end))
+        end += step
+    return out
+
+
+def _pop_rerun(session: Session, monitor: Monitor) -> datetime | None:
+    """Take the oldest changed bucket (late events, features or labels) of a claimed
+    monitor that lies under windows it already checked; changes past ``checked_until``
+    are dropped, as the windows over them have not been evaluated yet."""
+    stale = WindowRerun.monitor_id == monitor.id
+    if monitor.checked_until is not None:
+        stale &= WindowRerun.bucket >= monitor.checked_until
+    session.execute(delete(WindowRerun).where(stale))
+    if monitor.checked_until is None:
+        return None
+    return session.scalar(
+        delete(WindowRerun)
+        .where(
+            WindowRerun.monitor_id == monitor.id,
+            WindowRerun.bucket
+            == select(func.min(WindowRerun.bucket))
+            .where(WindowRerun.monitor_id == monitor.id)
+            .scalar_subquery(),
+        )
+        .returning(WindowRerun.bucket)
+    )
+
+
+def _step(
+    session: Session, monitor: Monitor, spec: MonitorSpec, *, now: datetime, cache: RangeCache
+) -> list[RunSummary] | None:
+    """One step of a claimed monitor, in the caller's transaction: the checked windows
+    over its oldest changed bucket run again, or else its next due window is run and
+    ``checked_until`` moves past it. None: neither is there."""
+    bucket = _pop_rerun(session, monitor)
+    if bucket is not None:
+        assert monitor.checked_until is not None  # _pop_rerun returns None then
+        hold_window(session)
+        summaries: list[RunSummary] = []
+        for lo, hi in windows_over(spec, bucket, monitor.checked_until):
+            summaries += replace_window(session, monitor, spec, lo=lo, hi=hi, cache=cache)[1]
+        log.info(
+            "model=%s monitor=%s changed data in bucket %s: %d run(s) again",
+            monitor.model_id,
+            monitor.name,
+            bucket.isoformat(),
+            len(summaries),
+        )
+        return summaries
+    window = _next_window(session, monitor, spec, now)
+    if window is None:
+        return None
+    lo, hi = window
+    hold_window(session)
+    if window_stored(session, monitor, spec, lo=lo, hi=hi):
+        summaries = []  # backfilled ahead of the cursor: not run twice
+    else:
+        summaries = evaluate_window(session, monitor, spec, lo=lo, hi=hi, cache=cache)
+    monitor.checked_until = hi
+    return summaries
 
 
 def run_due(
@@ -126,6 +238,11 @@ def run_due(
     raises at once.
     """
     now = now or datetime.now(UTC)
+    # Sketches of every closed bucket with new or late data first: the windows below read
+    # them, and the changed buckets under windows already checked queue those windows
+    # again. The open hour is left alone: no window over it is due, and rebuilding it on
+    # every pass while events stream in would be wasted.
+    refresh_buckets(engine, hi=floor_to(now, _BUCKET))
     sessions = make_sessionmaker(engine)
     cache: RangeCache = {}
     done: dict[int, int] = defaultdict(int)  # windows run per monitor in this call
@@ -153,19 +270,10 @@ def run_due(
                     )
                     finished.add(monitor.id)
                     continue
-                window = _next_window(session, monitor, spec, now)
-                if window is None:
+                window_summaries = _step(session, monitor, spec, now=now, cache=cache)
+                if window_summaries is None:
                     finished.add(monitor.id)
                     continue
-                lo, hi = window
-                hold_window(session)
-                if window_stored(session, monitor, spec, lo=lo, hi=hi):
-                    window_summaries = []  # backfilled ahead of the cursor: not run twice
-                else:
-                    window_summaries = evaluate_window(
-                        session, monitor, spec, lo=lo, hi=hi, cache=cache
-                    )
-                monitor.checked_until = hi
                 done[monitor.id] += 1
                 if done[monitor.id] >= max_windows:
                     finished.add(monitor.id)

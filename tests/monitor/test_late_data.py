@@ -1,0 +1,84 @@
+"""Late data: events, feature logs and labels that arrive after their window was checked
+make the worker run that window again (and only that one), replacing its runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from factories import MODEL, events, recent_start, register, store
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from monitor.config import load_settings
+from monitor.db.models import DetectorRun
+from monitor.detection.runner import run_due, windows_over
+from monitor.detection.spec import MonitorSpec
+
+START = recent_start().replace(hour=0)
+HOUR = timedelta(hours=1)
+LATER = START + 10 * HOUR
+
+
+def _runs(db: Engine) -> dict[object, tuple[str, int, float | None]]:
+    with Session(db) as s:
+        return {
+            r.window_start: (r.status, r.n_current, r.drift_share)
+            for r in s.scalars(select(DetectorRun).where(DetectorRun.segment == ""))
+        }
+
+
+def test_late_events_run_their_window_again_and_only_it(db: Engine) -> None:
+    register(db, min_rows=50)
+    rng = np.random.default_rng(5)
+    for h in range(3):
+        store(db, events(START + h * HOUR, 200, rng=rng, prefix=f"w{h}"))
+    run_due(db, now=LATER)
+    before = _runs(db)
+    assert [before[START + h * HOUR][:2] for h in range(3)] == [("ok", 200)] * 3
+    assert before[START + HOUR][2] == 0.0
+
+    # 600 shifted events of the middle hour arrive hours late.
+    store(db, events(START + HOUR, 600, rng=rng, prefix="late", shift=True))
+    again = run_due(db, now=LATER + HOUR)
+    assert [(r.window_start, r.n_current) for r in again] == [(START + HOUR, 800)]
+    after = _runs(db)
+    assert after[START + HOUR][:2] == ("ok", 800)
+    assert (after[START + HOUR][2] or 0.0) > 0.5  # the late events drift
+    assert after[START] == before[START]
+    assert after[START + 2 * HOUR] == before[START + 2 * HOUR]
+    # One run per window, still: the old one was replaced.
+    with db.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM detector_runs")) == 3
+        assert conn.scalar(text("SELECT count(*) FROM window_reruns")) == 0
+    # Nothing changed since: nothing runs.
+    assert run_due(db, now=LATER + 2 * HOUR) == []
+
+
+def test_a_late_label_runs_its_window_again(db: Engine) -> None:
+    register(db, min_rows=50)
+    rng = np.random.default_rng(6)
+    evs = events(START, 100, rng=rng, prefix="x")
+    store(db, evs)
+    run_due(db, now=LATER)
+    label = {"event_id": evs[0]["event_id"], "model_id": MODEL, "label": 1}
+    label["timestamp"] = (LATER + HOUR).isoformat()
+    store(db, [label], topic=load_settings().labels_topic)
+    again = run_due(db, now=LATER + HOUR)
+    assert [r.window_start for r in again] == [START]
+    with Session(db) as s:
+        (run,) = s.scalars(select(DetectorRun)).all()
+    assert run.n_labelled == 1
+
+
+def test_windows_over_a_bucket() -> None:
+    tumbling = MonitorSpec(model_id=MODEL, window="1h")
+    daily = MonitorSpec(model_id=MODEL, window="1d", step="6h")
+    assert windows_over(tumbling, START + HOUR, START + 5 * HOUR) == [
+        (START + HOUR, START + 2 * HOUR)
+    ]
+    assert windows_over(tumbling, START + 5 * HOUR, START + 5 * HOUR) == []
+    # 1-day windows every 6 hours: those ending at +6h, +12h, +18h and +24h hold 05:00.
+    assert windows_over(daily, START + 5 * HOUR, START + 2 * 24 * HOUR) == [
+        (START + k * 6 * HOUR - 24 * HOUR, START + k * 6 * HOUR) for k in (1, 2, 3, 4)
+    ]
