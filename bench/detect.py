@@ -39,7 +39,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import psycopg
@@ -47,8 +47,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 import detectors
-from detectors.sketches import Sketch, layout_from_dict
 from detectors.sketch_drift import detect_drift_sketches
+from detectors.sketches import Sketch, layout_from_dict
 from monitor.config import load_settings
 from monitor.db import migrate
 from monitor.db.engine import make_engine
@@ -148,7 +148,9 @@ def copy_events(url: str, models: list[str], n_events: int, start: datetime) -> 
                         "COPY predictions (event_id, ts, model_id, model_version, num_values, "
                         "cat_values) FROM STDIN (FORMAT BINARY)"
                     ) as copy:
-                        copy.set_types(["text", "timestamptz", "text", "text", "float8[]", "text[]"])
+                        copy.set_types(
+                            ["text", "timestamptz", "text", "text", "float8[]", "text[]"]
+                        )
                         for i in range(n):
                             copy.write_row(
                                 (
@@ -169,6 +171,7 @@ def copy_events(url: str, models: list[str], n_events: int, start: datetime) -> 
                 "GROUP BY 1, 2, 3"
             )
         conn.commit()
+        conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
 
 
@@ -182,7 +185,8 @@ def size_mb(url: str, n_events: int) -> dict[str, float]:
         sketches = conn.execute(
             "SELECT pg_total_relation_size('bucket_sketches'), count(*) FROM bucket_sketches"
         ).fetchone()
-    assert predictions is not None and sketches is not None
+    assert predictions is not None
+    assert sketches is not None
     per_million = 1e6 / max(n_events, 1) / 2**20
     return {
         "predictions_mb_per_million": round(float(predictions[0]) * per_million, 1),
@@ -278,7 +282,7 @@ def main() -> int:
         engine = make_engine(load_settings(database_url=db.address))
         stack.callback(engine.dispose)
         libpq = db.address.replace("postgresql+psycopg://", "postgresql://")
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             PartitionManager().ensure(conn, [start, end])
         setup_models(engine, models, end)
         t_copy, _ = timed(lambda: copy_events(libpq, models, n_events, start))

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, delete, select
 
 from monitor.db.engine import make_sessionmaker
 from monitor.db.models import DetectorRun, Monitor
+from monitor.detection.bucket_refresh import refresh_buckets
 from monitor.detection.evaluate import RunSummary, evaluate_window
 from monitor.detection.runner import hold_window, window_stored
 from monitor.detection.spec import MonitorSpec
@@ -145,6 +146,16 @@ def run_backfill(
     windows once ``stop`` is set. A window's failure is stored as an error run, as the
     worker does; a database error propagates (windows committed before it stay, so
     running the backfill again resumes)."""
+    # The windows read the stored sketches of their buckets: bring them up to date first
+    # (a backfill runs beside the workers, whose pass may not have refreshed them yet).
+    for model_id in sorted({job.spec.model_id for job in jobs}):
+        mine = [job for job in jobs if job.spec.model_id == model_id]
+        refresh_buckets(
+            engine,
+            model_id=model_id,
+            lo=min(job.window_start for job in mine),
+            hi=max(job.window_end for job in mine),
+        )
     sessions = make_sessionmaker(engine)
     cache: RangeCache = {}
     report = BackfillReport()
@@ -156,7 +167,7 @@ def run_backfill(
         with sessions.begin() as session:
             # Not SKIP LOCKED: wait for a worker's window in progress on this monitor.
             monitor = session.scalar(
-                select(Monitor).where(Monitor.id == job.monitor_id).with_for_update()
+                select(Monitor).where(Monitor.id == job.monitor_id).with_for_update(key_share=True)
             )
             if monitor is None:
                 outcome: Outcome = "gone"
@@ -175,7 +186,6 @@ def run_backfill(
                         session.execute(
                             delete(DetectorRun).where(
                                 DetectorRun.monitor_id == monitor.id,
-                                DetectorRun.signal == spec.signal,
                                 DetectorRun.window_start == lo,
                                 DetectorRun.window_end == hi,
                             )

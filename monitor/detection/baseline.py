@@ -18,10 +18,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import case, cast, delete, func, select
+from sqlalchemy import case, cast, delete, func, select, text
 from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.orm import Session
 
+from detectors.sketches import Sketch, layout_from_dict
 from monitor.db.models import Baseline, ModelVersion
 from monitor.detection.bucket_refresh import resketch
 from monitor.detection.feature_values import ColumnInput
@@ -148,6 +149,41 @@ def load_baselines(session: Session, model_id: str, name: str) -> dict[str, dict
         )
     )
     return {version: profile for version, profile in rows}
+
+
+@dataclass(frozen=True)
+class BaselineSketches:
+    """What a drift check from stored sketches reads of a baseline: its sample size, the
+    kind of each feature and the sketch of all its rows (format 2 only: a feature
+    without a layout has none)."""
+
+    sample_size: int
+    kinds: dict[str, str]
+    sketches: dict[str, Sketch]
+
+
+def load_baseline_sketches(
+    session: Session, model_id: str, name: str
+) -> dict[str, BaselineSketches]:
+    """The baselines named ``name`` of every version of a model, as sketches. Only the
+    layouts and sketches leave the database (kilobytes), not the row samples that make
+    a profile megabytes."""
+    rows = session.execute(
+        text(
+            "SELECT b.model_version, (b.profile ->> 'sample_size')::bigint, f.key, "
+            "f.value ->> 'kind', f.value -> 'layout', f.value -> 'sketch' FROM baselines b "
+            "CROSS JOIN LATERAL jsonb_each(b.profile -> 'features') AS f(key, value) "
+            "WHERE b.model_id = :m AND b.name = :n"
+        ),
+        {"m": model_id, "n": name},
+    )
+    out: dict[str, BaselineSketches] = {}
+    for version, sample_size, feature, kind, layout, sketch in rows:
+        entry = out.setdefault(version, BaselineSketches(int(sample_size or 0), {}, {}))
+        entry.kinds[feature] = kind
+        if layout is not None and sketch is not None:
+            entry.sketches[feature] = Sketch.from_dict(sketch, layout_from_dict(layout))
+    return out
 
 
 @dataclass(frozen=True)

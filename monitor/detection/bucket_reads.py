@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from detectors.sketches import Layout, Sketch, merge
-from monitor.db.models import BUCKET_SECONDS, BucketSketch, Monitor
+from monitor.db.models import BUCKET_SECONDS, BucketSketch, EventBucket, Monitor
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(seconds=BUCKET_SECONDS)
@@ -196,3 +196,22 @@ def segment_keys(session: Session, model_id: str) -> list[str]:
     for spec in specs:
         keys.update(str(k) for k in spec.get("segments") or [])
     return sorted(keys)
+
+
+def window_versions(
+    session: Session, model_id: str, *, lo: datetime, hi: datetime
+) -> dict[str, tuple[int, bool]]:
+    """Per model version with events in the hour buckets of ``[lo, hi)``: the events
+    stored (ingest's count, features pending included) and whether every one of its
+    buckets there is refreshed (its stored sketches are current)."""
+    rows = session.execute(
+        select(
+            EventBucket.model_version,
+            func.sum(EventBucket.events),
+            func.bool_and(EventBucket.changes == EventBucket.sketched),
+        )
+        .where(EventBucket.model_id == model_id, EventBucket.bucket >= lo, EventBucket.bucket < hi)
+        .group_by(EventBucket.model_version)
+        .having(func.sum(EventBucket.events) > 0)
+    )
+    return {version: (int(events), bool(clean)) for version, events, clean in rows}

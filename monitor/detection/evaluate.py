@@ -1,10 +1,13 @@
-"""Evaluating one window of a claimed monitor against its references.
+"""Evaluating one window of a claimed monitor: one run per model version and signal.
 
-Per model version: the window's rows are tested against that version's reference (its
-baseline, the window before, or its events in a fixed range) with the detectors, and
-stored as one ``DetectorRun`` row plus its ``Result`` rows (monitor/detection/results.py); a version
-with no usable reference or too few rows gets an ``error`` or ``insufficient_data`` run,
-and a window that raises is stored as an ``error`` run.
+Each signal of the monitor's spec is computed per model version by its own module
+(feature drift and skew here; signal_outputs, signal_quality and signal_performance for
+the others), against its reference (the version's baseline, the window before, or its
+events in a fixed range), and stored as one ``DetectorRun`` row plus its ``Result`` rows
+(monitor/detection/results.py). A version with no usable reference or too few rows gets
+an ``error`` or ``insufficient_data`` run; a signal that raises gets an ``error`` run
+(the other signals are still stored); a window that fails as a whole is stored as one
+``error`` run per signal.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import psycopg
@@ -22,17 +24,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import detectors
-from monitor.db.models import DetectorRun, Label, ModelVersion, Monitor, Prediction
-from monitor.detection.baseline import load_baselines
+from detectors.sketch_drift import detect_drift_sketches
+from detectors.sketches import METHODS as SKETCH_METHODS
+from monitor.db.models import DetectorRun, Label, Model, ModelVersion, Monitor, Prediction
+from monitor.detection.bucket_reads import is_bucketed, window_sketches, window_versions
 from monitor.detection.results import drift_results
+from monitor.detection.signal_inputs import Signal, SignalInputs, fail
+from monitor.detection.signal_outputs import run_prediction_drift, run_target_drift
+from monitor.detection.signal_performance import run_estimated_performance, run_performance
+from monitor.detection.signal_quality import run_data_quality
 from monitor.detection.spec import MonitorSpec
-from monitor.detection.window_data import (
-    RangeCache,
-    Window,
-    load_windows,
-    profile_reference,
-    window_references,
-)
+from monitor.detection.window_data import RangeCache, load_windows, profile_reference
 from monitor.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,12 @@ class RunSummary:
     window_end: datetime
     status: str
     n_current: int
+    # Drift signals: the drifted columns; the others: what alerted (a metric, or
+    # ``feature:check`` for data quality).
     drifted_features: tuple[str, ...] = ()
     drift_share: float | None = None
     error: str | None = None
+    signal: str = "data_drift"
 
 
 def _evaluate_version(
@@ -122,6 +127,157 @@ def _untestable(
     )
 
 
+def _feature_drift(
+    inputs: SignalInputs, version: str, run: DetectorRun, *, baseline: bool
+) -> tuple[str, ...]:
+    """The window's features against the version's baseline (``baseline``: skew, or
+    data drift with a baseline reference) or a production reference (data drift)."""
+    spec = inputs.spec
+    if baseline and (drifted := _sketch_drift(inputs, version, run)) is not None:
+        return drifted
+    window = inputs.windows.get(version)
+    n_rows = len(window.num) if window is not None else 0
+    run.n_current = n_rows
+    run.n_features_pending = window.pending if window is not None else 0
+    layout = inputs.layouts.get(version, Layout((), ()))
+    reference: tuple[dict[str, np.ndarray], dict[str, str]] | None = None
+    if baseline:
+        profile = inputs.baseline(spec.baseline).get(version)
+        if profile is None:
+            return fail(run, f"{inputs.where(version)}: no baseline named {spec.baseline!r}")
+        run.n_reference = int(profile["sample_size"])
+        run.error = _untestable(
+            spec,
+            version,
+            monitor=inputs.monitor,
+            schema=layout.kinds,
+            reference=profile["features"],
+            reference_name=f"baseline {spec.baseline!r}",
+        )
+        if n_rows >= spec.min_rows:
+            reference = profile_reference(profile)
+    else:
+        references, reference_name = inputs.feature_references()
+        ref_window = references.get(version)
+        run.n_reference = len(ref_window.num) if ref_window is not None else 0
+        if ref_window is None and spec.reference == "fixed_window":
+            # A version with no events in the range will never have any: say so
+            # rather than record insufficient data forever.
+            return fail(run, f"model_version={version!r}: no events in the {reference_name}")
+        # The reference rows are in the same version's layout: only the schema can lack
+        # a monitored feature.
+        run.error = _untestable(
+            spec,
+            version,
+            monitor=inputs.monitor,
+            schema=layout.kinds,
+            reference=layout.kinds,
+            reference_name=reference_name,
+        )
+        if ref_window is not None and min(n_rows, run.n_reference) >= spec.min_rows:
+            reference = ref_window.columns(layout), dict(layout.kinds)
+    if run.error is not None:
+        run.status = "error"
+        return ()
+    if window is None or reference is None or n_rows < spec.min_rows:
+        # Too few rows in the window, or in a production reference (the window before,
+        # a fixed range): n_current and n_reference say which.
+        run.status = "insufficient_data"
+        return ()
+    result = _evaluate_version(spec, *reference, window.columns(layout))
+    run.status = "ok"
+    run.drift_share = result.drift_share
+    run.dataset_drift = result.dataset_drift
+    run.results = drift_results(run, result, share_threshold=spec.policy.share_threshold)
+    return result.drifted_columns
+
+
+def _sketch_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple[str, ...] | None:
+    """The drift check against the baseline from the window's stored bucket sketches
+    (monitor/detection/bucket_reads.py), without reading its rows; None when it cannot be
+    done that way and the rows must be read: the window is not made of whole hour
+    buckets, its sketches are not current (a refresh is due: backfill, or data that came
+    during the pass), a method has no binned form (``detectors.sketches.METHODS``), or the
+    baseline has no sketch of a tested feature (made before format 2)."""
+    spec = inputs.spec
+    events, current_sketches = inputs.versions.get(version, (0, None))
+    if not current_sketches:
+        return None
+    profile = inputs.baseline_sketches(spec.baseline).get(version)
+    if profile is None:
+        return None  # the row path says there is no such baseline
+    layout = inputs.layouts.get(version, Layout((), ()))
+    run.error = _untestable(
+        spec,
+        version,
+        monitor=inputs.monitor,
+        schema=layout.kinds,
+        reference=profile.kinds,
+        reference_name=f"baseline {spec.baseline!r}",
+    )
+    wanted = spec.features if spec.features is not None else list(profile.kinds)
+    names = [f for f in wanted if f in layout.kinds and f in profile.kinds]
+    methods = {f: spec.methods.get(f, "auto") for f in names}
+    if any(f not in profile.sketches for f in names) or any(
+        m != "auto" and m not in SKETCH_METHODS for m in methods.values()
+    ):
+        run.error = None
+        return None
+    current = window_sketches(
+        inputs.session,
+        model_id=spec.model_id,
+        version=version,
+        segment="",
+        lo=inputs.lo,
+        hi=inputs.hi,
+        layouts={f: profile.sketches[f].layout for f in names},
+    )
+    run.n_reference = profile.sample_size
+    run.n_current = max((s.n for s in current.values()), default=0)
+    run.n_features_pending = max(events - run.n_current, 0)
+    if run.error is not None:
+        run.status = "error"
+        return ()
+    if run.n_current < spec.min_rows or any(f not in current for f in names):
+        run.status = "insufficient_data"
+        return ()
+    p = spec.policy
+    result = detect_drift_sketches(
+        {f: profile.sketches[f] for f in names},
+        {f: current[f] for f in names},
+        method=methods,
+        alpha=p.alpha,
+        min_effect=p.min_effect,
+        min_missing_change=p.min_missing_change,
+        correction=p.correction,
+        share_threshold=p.share_threshold,
+    )
+    run.status = "ok"
+    run.drift_share = result.drift_share
+    run.dataset_drift = result.dataset_drift
+    run.results = drift_results(run, result, share_threshold=p.share_threshold)
+    return result.drifted_columns
+
+
+def _data_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple[str, ...]:
+    return _feature_drift(inputs, version, run, baseline=inputs.spec.reference == "baseline")
+
+
+def _skew(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple[str, ...]:
+    return _feature_drift(inputs, version, run, baseline=True)
+
+
+SIGNALS: dict[str, Signal] = {
+    "data_drift": _data_drift,
+    "skew": _skew,
+    "prediction_drift": run_prediction_drift,
+    "target_drift": run_target_drift,
+    "data_quality": run_data_quality,
+    "performance": run_performance,
+    "estimated_performance": run_estimated_performance,
+}
+
+
 def _run_window(
     session: Session,
     monitor: Monitor,
@@ -131,7 +287,13 @@ def _run_window(
     hi: datetime,
     cache: RangeCache | None = None,
 ) -> list[RunSummary]:
-    windows = load_windows(session, spec.model_id, lo=lo, hi=hi)
+    versions: dict[str, tuple[int, bool | None]]
+    windows = None
+    if is_bucketed(lo, hi):
+        versions = dict(window_versions(session, spec.model_id, lo=lo, hi=hi))
+    else:  # no sketches: the rows say which versions have events
+        windows = load_windows(session, spec.model_id, lo=lo, hi=hi)
+        versions = {v: (len(w.num) + w.pending, None) for v, w in windows.items()}
     labelled = dict(
         session.execute(
             select(Prediction.model_version, func.count())
@@ -151,113 +313,89 @@ def _run_window(
             )
         )
     }
-    baselines: dict[str, dict[str, Any]] = {}
-    references: dict[str, Window] = {}
-    reference_name = ""
-    if spec.reference == "baseline":
-        baselines = load_baselines(session, spec.model_id, spec.baseline)
-    else:
-        references, reference_name = window_references(
-            session, spec, lo=lo, cache={} if cache is None else cache
-        )
+    task = session.scalar(select(Model.task_type).where(Model.model_id == spec.model_id)) or ""
+    inputs = SignalInputs(
+        session=session,
+        monitor=monitor.name,
+        spec=spec,
+        lo=lo,
+        hi=hi,
+        task=task,
+        versions=versions,
+        layouts=layouts,
+        cache={} if cache is None else cache,
+        _windows=windows,
+    )
     summaries = []
-    started = datetime.now(UTC)
-    for version, window in sorted(windows.items()):
-        n_rows = len(window.num)
-        run = DetectorRun(
-            monitor_id=monitor.id,
-            model_id=spec.model_id,
-            model_version=version,
-            segment="",
-            signal=spec.signal,
-            window_start=lo,
-            window_end=hi,
-            n_current=n_rows,
-            n_labelled=labelled.get(version, 0),
-            n_features_pending=window.pending,
-            started_at=started,
-        )
-        drifted: tuple[str, ...] = ()
-        layout = layouts.get(version, Layout((), ()))
-        reference: tuple[dict[str, np.ndarray], dict[str, str]] | None = None
-        if spec.reference == "baseline":
-            profile = baselines.get(version)
-            if profile is not None:
-                run.n_reference = int(profile["sample_size"])
-                run.error = _untestable(
-                    spec,
-                    version,
-                    monitor=monitor.name,
-                    schema=layout.kinds,
-                    reference=profile["features"],
-                    reference_name=f"baseline {spec.baseline!r}",
-                )
-                if n_rows >= spec.min_rows:
-                    reference = profile_reference(profile)
-            else:
-                run.error = (
-                    f"model={spec.model_id!r} model_version={version!r}: "
-                    f"no baseline named {spec.baseline!r}"
-                )
-        else:
-            ref_window = references.get(version)
-            run.n_reference = len(ref_window.num) if ref_window is not None else 0
-            if ref_window is None and spec.reference == "fixed_window":
-                # A version with no events in the range will never have any: say so
-                # rather than record insufficient data forever.
-                run.error = f"model_version={version!r}: no events in the {reference_name}"
-            else:
-                # The reference rows are in the same version's layout: only the schema
-                # can lack a monitored feature.
-                run.error = _untestable(
-                    spec,
-                    version,
-                    monitor=monitor.name,
-                    schema=layout.kinds,
-                    reference=layout.kinds,
-                    reference_name=reference_name,
-                )
-                if ref_window is not None and min(n_rows, run.n_reference) >= spec.min_rows:
-                    reference = ref_window.columns(layout), dict(layout.kinds)
-        if run.error is not None:
-            run.status = "error"
-        elif reference is None or n_rows < spec.min_rows:
-            # Too few rows in the window, or in a production reference (the window
-            # before, a fixed range): n_current and n_reference say which.
-            run.status = "insufficient_data"
-        else:
-            result = _evaluate_version(spec, *reference, window.columns(layout))
-            run.status = "ok"
-            run.drift_share = result.drift_share
-            run.dataset_drift = result.dataset_drift
-            drifted = result.drifted_columns
-            run.results = drift_results(run, result, share_threshold=spec.policy.share_threshold)
-        run.finished_at = datetime.now(UTC)
-        session.add(run)
-        summaries.append(
-            RunSummary(
-                monitor.name,
-                spec.model_id,
-                version,
-                lo,
-                hi,
-                run.status,
-                n_rows,
-                drifted,
-                run.drift_share,
-                run.error,
+    for version in sorted(versions):
+        for signal in spec.signals:
+            summaries.append(
+                _run_signal(inputs, monitor, signal, version, labelled.get(version, 0))
             )
-        )
-        log.info(
-            "model=%s monitor=%s version=%s window=%s status=%s drifted=%s",
+    return summaries
+
+
+def _run_signal(
+    inputs: SignalInputs, monitor: Monitor, signal: str, version: str, n_labelled: int
+) -> RunSummary:
+    spec, lo, hi = inputs.spec, inputs.lo, inputs.hi
+    run = DetectorRun(
+        monitor_id=monitor.id,
+        model_id=spec.model_id,
+        model_version=version,
+        segment="",
+        signal=signal,
+        window_start=lo,
+        window_end=hi,
+        n_current=0,
+        n_reference=0,
+        n_labelled=n_labelled,
+        n_features_pending=0,
+        started_at=datetime.now(UTC),
+    )
+    try:
+        alerts = SIGNALS[signal](inputs, version, run)
+    except (SQLAlchemyError, psycopg.Error):
+        raise
+    except Exception as exc:
+        # A detector's failure on odd data fails this signal only; the window's other
+        # signals are still stored.
+        log.exception(
+            "model=%s monitor=%s version=%s signal=%s window=%s failed",
             spec.model_id,
             monitor.name,
             version,
+            signal,
             lo.isoformat(),
-            run.status,
-            list(drifted),
         )
-    return summaries
+        alerts = fail(run, f"{type(exc).__name__}: {exc}"[:2000])
+        run.results = []
+        run.drift_share = run.dataset_drift = None
+    run.finished_at = datetime.now(UTC)
+    inputs.session.add(run)
+    log.info(
+        "model=%s monitor=%s version=%s signal=%s window=%s status=%s alerts=%s",
+        spec.model_id,
+        monitor.name,
+        version,
+        signal,
+        lo.isoformat(),
+        run.status,
+        list(alerts),
+    )
+    return RunSummary(
+        monitor.name,
+        spec.model_id,
+        version,
+        lo,
+        hi,
+        run.status,
+        run.n_current,
+        alerts,
+        run.drift_share,
+        run.error,
+        signal,
+    )
 
 
 def _record_failure(
@@ -268,25 +406,29 @@ def _record_failure(
     lo: datetime,
     hi: datetime,
     exc: Exception,
-) -> RunSummary:
+) -> list[RunSummary]:
     now = datetime.now(UTC)
     error = f"{type(exc).__name__}: {exc}"[:2000]
-    session.add(
-        DetectorRun(
-            monitor_id=monitor.id,
-            model_id=spec.model_id,
-            model_version="",
-            segment="",
-            signal=spec.signal,
-            window_start=lo,
-            window_end=hi,
-            status="error",
-            error=error,
-            started_at=now,
-            finished_at=now,
+    for signal in spec.signals:
+        session.add(
+            DetectorRun(
+                monitor_id=monitor.id,
+                model_id=spec.model_id,
+                model_version="",
+                segment="",
+                signal=signal,
+                window_start=lo,
+                window_end=hi,
+                status="error",
+                error=error,
+                started_at=now,
+                finished_at=now,
+            )
         )
-    )
-    return RunSummary(monitor.name, spec.model_id, "", lo, hi, "error", 0, error=error)
+    return [
+        RunSummary(monitor.name, spec.model_id, "", lo, hi, "error", 0, error=error, signal=s)
+        for s in spec.signals
+    ]
 
 
 def evaluate_window(
@@ -310,4 +452,4 @@ def evaluate_window(
         log.exception(
             "model=%s monitor=%s window=%s failed", spec.model_id, monitor.name, lo.isoformat()
         )
-        return [_record_failure(session, monitor, spec, lo=lo, hi=hi, exc=exc)]
+        return _record_failure(session, monitor, spec, lo=lo, hi=hi, exc=exc)

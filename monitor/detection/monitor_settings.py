@@ -10,23 +10,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, get_args
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 import detectors
-from monitor.detection.spec import DriftPolicy, Signal, parse_duration
-
-# Every signal the format names; the worker computes those of ``Signal`` today.
-SIGNALS = (
-    "data_drift",
-    "skew",
-    "prediction_drift",
-    "data_quality",
-    "performance",
-    "estimated_performance",
+from monitor.detection.spec import (
+    SIGNALS,
+    DriftPolicy,
+    PerformanceSettings,
+    QualitySettings,
+    parse_duration,
 )
-SUPPORTED_SIGNALS: tuple[str, ...] = get_args(Signal)
+
 KINDS = ("numerical", "categorical")
 SETTINGS_KEYS = (
     "enabled",
@@ -35,9 +31,13 @@ SETTINGS_KEYS = (
     "window",
     "delay",
     "min_rows",
+    "min_labels",
     "reference",
+    "baseline",
     "methods",
     "policy",
+    "performance",
+    "data_quality",
     "schedule",
     "segments",
 )
@@ -131,18 +131,12 @@ def _signals(value: Any, path: str, problems: Problems) -> Any:
     if names is None:
         return INVALID
     if not names:
-        problems.add(path, f"[] names no signal (supported: {', '.join(SUPPORTED_SIGNALS)})")
+        problems.add(path, f"[] names no signal ({', '.join(SIGNALS)})")
         return INVALID
     ok = True
     for i, name in enumerate(names):
         if name not in SIGNALS:
             problems.add(f"{path}[{i}]", f"{name!r} is not a signal ({', '.join(SIGNALS)})")
-            ok = False
-        elif name not in SUPPORTED_SIGNALS:
-            problems.add(
-                f"{path}[{i}]",
-                f"{name!r} is not supported yet (supported: {', '.join(SUPPORTED_SIGNALS)})",
-            )
             ok = False
     return names if ok else INVALID
 
@@ -163,6 +157,13 @@ def _window(value: Any, path: str, problems: Problems) -> Any:
 def _min_rows(value: Any, path: str, problems: Problems) -> Any:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         problems.add(path, f"{value!r} is not a whole number >= 1")
+        return INVALID
+    return value
+
+
+def _baseline(value: Any, path: str, problems: Problems) -> Any:
+    if not isinstance(value, str) or not value:
+        problems.add(path, f"{value!r} is not a baseline name")
         return INVALID
     return value
 
@@ -229,25 +230,54 @@ def _methods(value: Any, path: str, problems: Problems) -> Any:
     return value if ok else INVALID
 
 
-_POLICY_KEYS = tuple(DriftPolicy.model_fields)
-
-
-def _policy(value: Any, path: str, problems: Problems) -> Any:
+def _settings_map(
+    model: type[BaseModel], value: Any, path: str, problems: Problems, *, nested: bool = False
+) -> Any:
+    """A partial map of ``model``'s fields (the keys left out have defaults), each
+    problem named by its path; ``nested``: values that are maps themselves (performance's
+    min and max) are checked on their own too."""
+    keys = tuple(model.model_fields)
     if not isinstance(value, dict):
-        problems.add(path, f"{value!r} is not a map ({', '.join(_POLICY_KEYS)})")
+        problems.add(path, f"{value!r} is not a map ({', '.join(keys)})")
         return INVALID
-    unknown = [key for key in value if key not in _POLICY_KEYS]
+    unknown = [key for key in value if key not in keys]
     for key in unknown:
-        problems.add(f"{path}.{key}", unknown_key(_POLICY_KEYS))
+        problems.add(f"{path}.{key}", unknown_key(keys))
+    if nested:
+        for key in ("min", "max"):
+            if key in value and not isinstance(value[key], dict):
+                problems.add(f"{path}.{key}", f"{value[key]!r} is not a map of metric: bound")
+                return INVALID
     try:
-        # A partial policy: the keys left out have defaults.
-        DriftPolicy.model_validate({k: v for k, v in value.items() if k in _POLICY_KEYS})
+        model.model_validate({k: v for k, v in value.items() if k in keys})
     except ValidationError as exc:
         for error in exc.errors():
             loc = ".".join(str(p) for p in error["loc"])
-            problems.add(f"{path}.{loc}", f"{error['input']!r} is invalid ({error['msg'].lower()})")
+            where = f"{path}.{loc}" if loc else path
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "value_error":
+                # The model's own messages start with the key they are about:
+                # "[2]: ..." (an item of a list), "min.mae: ...".
+                sub, sep, rest = message.partition(": ")
+                if sep and (sub.startswith("[") or "." in sub) and " " not in sub:
+                    where, message = where + ("" if sub.startswith("[") else ".") + sub, rest
+                problems.add(where, message)
+            else:
+                problems.add(where, f"{error['input']!r} is invalid ({message.lower()})")
         return INVALID
     return INVALID if unknown else value
+
+
+def _policy(value: Any, path: str, problems: Problems) -> Any:
+    return _settings_map(DriftPolicy, value, path, problems)
+
+
+def _performance(value: Any, path: str, problems: Problems) -> Any:
+    return _settings_map(PerformanceSettings, value, path, problems, nested=True)
+
+
+def _data_quality(value: Any, path: str, problems: Problems) -> Any:
+    return _settings_map(QualitySettings, value, path, problems)
 
 
 def _schedule(value: Any, path: str, problems: Problems) -> Any:
@@ -289,9 +319,13 @@ PARSERS: dict[str, Parser] = {
     "window": _window,
     "delay": lambda v, p, pr: _duration(v, p, pr, allow_zero=True),
     "min_rows": _min_rows,
+    "min_labels": _min_rows,
     "reference": _reference,
+    "baseline": _baseline,
     "methods": _methods,
     "policy": _policy,
+    "performance": _performance,
+    "data_quality": _data_quality,
     "schedule": _schedule,
     "segments": _segments,
 }

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 import detectors
 from monitor.db.models import Baseline, Model, ModelVersion, Monitor
 from monitor.detection.monitors_file import MonitorsFile, MonitorsFileError, ResolvedMonitor
-from monitor.detection.spec import MonitorSpec
+from monitor.detection.spec import BASELINE_SIGNALS, MonitorSpec
 
 APPLY_LOCK = "driftwarden.monitors-apply"
 Action = Literal["created", "changed", "unchanged", "disabled", "kept"]
@@ -95,10 +95,29 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
+def _task_problems(monitor: ResolvedMonitor, task: str) -> list[str]:
+    """Signals and metrics the model's task (models.task_type) does not have."""
+    spec = monitor.spec
+    problems = []
+    if "estimated_performance" in spec.signals and task != "binary_classification":
+        i = spec.signals.index("estimated_performance")
+        problems.append(
+            f"{monitor.where('signals', f'[{i}]')}: 'estimated_performance' estimates a "
+            f"binary classifier's performance, but {spec.model_id} is a {task} model"
+        )
+    if "performance" in spec.signals or "estimated_performance" in spec.signals:
+        for name in spec.performance.unsupported(task):
+            problems.append(
+                f"{monitor.where('performance')}: {name!r} is not a metric of a {task} "
+                f"model like {spec.model_id}"
+            )
+    return problems
+
+
 def _check_monitor(
     monitor: ResolvedMonitor,
     *,
-    registered: set[str],
+    registered: dict[str, str],
     latest: dict[str, _Version],
     existing: dict[str, Monitor],
     baselines: set[tuple[str, str, str]],
@@ -114,6 +133,7 @@ def _check_monitor(
             f"{monitor.path}.model: {model!r} is not a registered model (registered: {known})"
         )
         return problems, notes
+    problems += _task_problems(monitor, registered[model])
     current = existing.get(monitor.name)
     if current is not None and current.model_id != model:
         problems.append(
@@ -156,7 +176,10 @@ def _check_monitor(
                     f"{where}: {method!r} does not test {schema[name]} features like "
                     f"{name!r} (it tests: {', '.join(sorted(test.kinds))})"
                 )
-    if spec.reference == "baseline" and (model, version.version, spec.baseline) not in baselines:
+    reads_baseline = spec.reference == "baseline" or any(
+        s in BASELINE_SIGNALS for s in spec.signals
+    )
+    if reads_baseline and (model, version.version, spec.baseline) not in baselines:
         notes.append(
             f"{monitor.path} {monitor.name!r}: {model} v{version.version} has no baseline "
             f"named {spec.baseline!r} yet; its windows are recorded as errors until one is "
@@ -176,7 +199,10 @@ def apply_monitors(
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": APPLY_LOCK})
     existing = {m.name: m for m in session.scalars(select(Monitor).order_by(Monitor.name))}
     model_ids = {m.spec.model_id for m in monitors_file.monitors}
-    registered = set(session.scalars(select(Model.model_id)))
+    registered = {
+        model_id: task
+        for model_id, task in session.execute(select(Model.model_id, Model.task_type))
+    }
     latest = _latest_versions(session, model_ids)
     baselines = {
         (b.model_id, b.model_version, b.name)
@@ -283,7 +309,7 @@ def list_monitors(session: Session, *, model_id: str | None = None) -> list[Moni
             window = signals = reference = f"invalid spec: {exc}".splitlines()[0]
         else:
             window = spec.window + (f" every {spec.step}" if spec.step else "")
-            signals, reference = spec.signal, _reference_text(spec)
+            signals, reference = ", ".join(spec.signals), _reference_text(spec)
         rows.append(
             MonitorRow(
                 m.name, m.model_id, window, signals, reference, m.enabled, m.checked_until, m.spec

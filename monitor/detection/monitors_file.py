@@ -29,14 +29,23 @@ from monitor.detection.monitor_settings import (
     parse_layer,
     unknown_key,
 )
-from monitor.detection.spec import DriftPolicy, MonitorSpec, Schedule, TimeRange, parse_duration
+from monitor.detection.spec import (
+    DriftPolicy,
+    MonitorSpec,
+    PerformanceSettings,
+    QualitySettings,
+    Schedule,
+    TimeRange,
+    parse_duration,
+    signal_problems,
+)
 
 FORMAT_VERSION = 1
 MONITOR_KEYS = ("name", "model", "family", *SETTINGS_KEYS)
 TOP_KEYS = ("version", "defaults", "families", "monitors")
 # Maps merged key by key across layers; other values are replaced whole (a reference or
 # a feature list is one choice: merging {baseline: x} into {from, to} would mean nothing).
-MERGED_KEYS = frozenset({"window", "policy", "methods", "schedule"})
+MERGED_KEYS = frozenset({"window", "policy", "methods", "schedule", "performance", "data_quality"})
 NAME_MAX = 200  # monitors.name and models.model_id are varchar(200)
 
 
@@ -67,9 +76,13 @@ class ResolvedMonitor:
     def where(self, key: str, sub: str = "") -> str:
         """The path of ``key`` (+ ``sub``, e.g. ``[1]``) where the file wrote it, naming
         the monitor too when it was inherited from the defaults or a family."""
-        origin = self.origins.get(f"{key}{sub}") or self.origins.get(key, self.path)
-        suffix = "" if origin == self.path else f" (inherited by {self.path} {self.name!r})"
-        return f"{origin}.{key}{sub}{suffix}"
+        return _where(self.origins, self.path, self.name, key, sub)
+
+
+def _where(origins: dict[str, str], path: str, name: str, key: str, sub: str = "") -> str:
+    origin = origins.get(f"{key}{sub}") or origins.get(key, path)
+    suffix = "" if origin == path else f" (inherited by {path} {name!r})"
+    return f"{origin}.{key}{sub}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -101,7 +114,14 @@ def _merge(
 
 
 def _spec_fields(
-    merged: dict[str, Any], model: str, path: str, problems: Problems
+    merged: dict[str, Any],
+    model: str,
+    path: str,
+    problems: Problems,
+    *,
+    name: str,
+    origins: dict[str, str],
+    check_signals: bool = True,
 ) -> dict[str, Any] | None:
     """MonitorSpec's keyword arguments from a merged monitor; None if a problem was
     reported (those that span layers, like a window's every longer than its size)."""
@@ -128,12 +148,9 @@ def _spec_fields(
             fields["step"] = every
     elif window is not None:
         fields["window"] = window
-    for key in ("delay", "min_rows", "methods"):
+    for key in ("delay", "min_rows", "min_labels", "methods", "signals"):
         if key in merged:
             fields[key] = merged[key]
-    if "signals" in merged:
-        # Only one signal is computed today (the parser refused the others).
-        (fields["signal"],) = merged["signals"]
     reference = merged.get("reference", "training")
     if reference == "previous_window":
         fields["reference"] = "previous_window"
@@ -142,11 +159,40 @@ def _spec_fields(
         fields["reference_window"] = TimeRange(start=reference["from"], end=reference["to"])
     else:
         fields["baseline"] = "training" if reference == "training" else reference["baseline"]
+    if "baseline" in merged:
+        # The baseline of skew and data_quality; with a baseline reference it is that one.
+        if "baseline" in fields and fields["baseline"] != merged["baseline"]:
+            problems.add(
+                _where(origins, path, name, "baseline"),
+                f"{merged['baseline']!r} is not the reference's baseline "
+                f"{fields['baseline']!r}: one monitor reads one baseline (give it as "
+                "reference: {baseline: NAME})",
+            )
+            return None
+        fields["baseline"] = merged["baseline"]
     if "policy" in merged:
         fields["policy"] = DriftPolicy.model_validate(merged["policy"])
     if "schedule" in merged:
         fields["schedule"] = Schedule.model_validate(merged["schedule"])
-    return fields
+    if "data_quality" in merged:
+        fields["data_quality"] = QualitySettings.model_validate(merged["data_quality"])
+    performance = PerformanceSettings.model_validate(merged.get("performance", {}))
+    if "performance" in merged:
+        fields["performance"] = merged["performance"]  # a map: the spec fills max_drop
+    if not check_signals:
+        return None
+    found = signal_problems(
+        list(merged.get("signals", ["data_drift"])),
+        reference=fields.get("reference", "baseline"),
+        baseline=fields.get("baseline", "training"),
+        performance=performance,
+    )
+    for key, message in found:
+        head, _, sub = key.partition("[")
+        top, _, rest = head.partition(".")
+        sub = f"[{sub}" if sub else (f".{rest}" if rest else "")
+        problems.add(_where(origins, path, name, top, sub), message)
+    return None if found else fields
 
 
 def _string(value: Any, path: str, problems: Problems, *, what: str) -> str | None:
@@ -199,8 +245,10 @@ def parse_monitors(text: str, *, source: str = "monitors.yaml") -> MonitorsFile:
         raw_monitors = []
     resolved: list[ResolvedMonitor] = []
     first_path: dict[str, str] = {}
+    shared_problems = len(problems.lines)
     for i, raw in enumerate(raw_monitors):
         path = f"monitors[{i}]"
+        own_problems = len(problems.lines)
         layer = parse_layer(raw, path, problems, keys=MONITOR_KEYS)
         if not isinstance(raw, dict):
             continue
@@ -224,7 +272,12 @@ def parse_monitors(text: str, *, source: str = "monitors.yaml") -> MonitorsFile:
         merged, origins = _merge(layers)
         if name is None or model is None:
             continue
-        fields = _spec_fields(merged, model, path, problems)
+        # A setting already reported is left out of the layers: checking the signals
+        # against the rest would report its consequences as problems of their own.
+        settled = shared_problems == 0 and len(problems.lines) == own_problems
+        fields = _spec_fields(
+            merged, model, path, problems, name=name, origins=origins, check_signals=settled
+        )
         if fields is None:
             continue
         try:

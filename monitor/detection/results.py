@@ -14,6 +14,7 @@ rows of transactions older than every transaction still running (the snapshot's
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,14 @@ MISSING_SHARE = "missing_share"
 DRIFT_SHARE = "drift_share"
 
 
-def _labelled(run: DetectorRun, **values: object) -> Result:
+def _finite(value: object) -> object:
+    """None for NaN and +-inf: result rows hold numbers or nothing (JSON has no NaN)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def result_row(run: DetectorRun, **values: object) -> Result:
+    """A result row of ``run``, with the run's labels (model, version, segment, signal,
+    window); non-finite numbers are stored as NULL."""
     return Result(
         monitor_id=run.monitor_id,
         model_id=run.model_id,
@@ -38,7 +46,7 @@ def _labelled(run: DetectorRun, **values: object) -> Result:
         signal=run.signal,
         window_start=run.window_start,
         window_end=run.window_end,
-        **values,
+        **{k: _finite(v) for k, v in values.items()},
     )
 
 
@@ -51,7 +59,7 @@ def drift_results(
     rows = []
     for c in result.columns:
         rows.append(
-            _labelled(
+            result_row(
                 run,
                 feature=c.column,
                 metric=c.method,
@@ -67,7 +75,7 @@ def drift_results(
         )
         if c.missing is not None:
             rows.append(
-                _labelled(
+                result_row(
                     run,
                     feature=c.column,
                     metric=MISSING_SHARE,
@@ -82,7 +90,7 @@ def drift_results(
                 )
             )
     rows.append(
-        _labelled(
+        result_row(
             run,
             metric=DRIFT_SHARE,
             value=result.drift_share,

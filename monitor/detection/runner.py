@@ -74,6 +74,11 @@ def _claim(session: Session, *, skip: Collection[int]) -> Monitor | None:
     Most overdue first (never checked, then the oldest ``checked_until``) rather than in
     id order: concurrent workers each take a different monitor instead of queueing on
     the first, and a monitor with a long backlog does not starve the others.
+
+    ``FOR NO KEY UPDATE``: exclusive among workers, yet it lets the sketch refresh insert
+    ``window_reruns`` rows for the monitor meanwhile (their foreign key takes a key-share
+    lock, which ``FOR UPDATE`` would make wait for the whole window, and ingest behind
+    it on the bucket rows the refresh holds).
     """
     query = select(Monitor).where(Monitor.enabled)
     if skip:
@@ -81,7 +86,7 @@ def _claim(session: Session, *, skip: Collection[int]) -> Monitor | None:
     return session.scalar(
         query.order_by(Monitor.checked_until.asc().nulls_first(), Monitor.id)
         .limit(1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
 
 

@@ -146,7 +146,7 @@ def test_backfill_waits_for_a_worker_holding_the_monitor(db: Engine, settings: S
     env = {**os.environ, **settings_env(settings)}
     with db.connect() as worker:
         # Stands for a detect worker in the middle of this monitor's window.
-        worker.execute(text("SELECT id FROM monitors FOR UPDATE"))
+        worker.execute(text("SELECT id FROM monitors FOR NO KEY UPDATE"))
         proc = subprocess.Popen(
             [
                 CLI,
@@ -182,7 +182,8 @@ def blocked_on_monitors(db: Engine) -> bool:
             conn.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND query LIKE '%FROM monitors%FOR UPDATE%'"
+                    "AND wait_event_type = 'Lock' "
+                    "AND query LIKE '%FROM monitors%FOR NO KEY UPDATE%'"
                 )
             )
         )
@@ -194,11 +195,16 @@ def test_replace_keeps_a_window_whose_events_are_gone(db: Engine, settings: Sett
     frm, to = START.isoformat(), (START + 3 * HOUR).isoformat()
     cli(settings, "backfill", "--model", MODEL, "--from", frm, "--to", to)
     first = stored_windows(db)
-    with db.begin() as conn:  # retention dropped the first hour's events
-        conn.execute(
-            text("DELETE FROM predictions WHERE ts >= :lo AND ts < :hi"),
-            {"lo": START + HOUR, "hi": START + 2 * HOUR},
-        )
+    with db.begin() as conn:  # retention dropped the first hour's events and sketches
+        for table, column in (
+            ("predictions", "ts"),
+            ("event_buckets", "bucket"),
+            ("bucket_sketches", "bucket"),
+        ):
+            conn.execute(
+                text(f"DELETE FROM {table} WHERE {column} >= :lo AND {column} < :hi"),
+                {"lo": START + HOUR, "hi": START + 2 * HOUR},
+            )
 
     out = cli(settings, "backfill", "--model", MODEL, "--from", frm, "--to", to, "--replace")
     assert out.splitlines()[-1] == (

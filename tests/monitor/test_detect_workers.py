@@ -163,7 +163,7 @@ def test_a_worker_killed_mid_window_is_replaced_and_the_window_stored_once(
         assert conn.scalar(text("SELECT count(*) FROM detector_runs")) == 0
 
     out = finished(worker(settings))
-    assert out.splitlines() == [f"credit-drift {MODEL} v1 {START:%Y-%m-%d %H:%M}: ok"]
+    assert out.splitlines() == [f"credit-drift data_drift {MODEL} v1 {START:%Y-%m-%d %H:%M}: ok"]
     assert runs_per_window(db) == {("credit-drift", START, "1"): 1}
     with db.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM results WHERE feature <> ''")) == len(KINDS)
@@ -212,11 +212,11 @@ def test_one_bad_monitor_never_stops_the_others_and_says_what_is_missing(
 
     out = finished(worker(settings))  # error runs are results: the pass exits 0
     assert sorted(out.splitlines()) == [
-        f"churn-empty churn v1 {START:%Y-%m-%d %H:%M}: insufficient_data",
-        f"credit-drift credit v1 {START:%Y-%m-%d %H:%M}: ok",
-        f"no-baseline credit v1 {START:%Y-%m-%d %H:%M}: error: model='credit' "
+        f"churn-empty data_drift churn v1 {START:%Y-%m-%d %H:%M}: insufficient_data",
+        f"credit-drift data_drift credit v1 {START:%Y-%m-%d %H:%M}: ok",
+        f"no-baseline data_drift credit v1 {START:%Y-%m-%d %H:%M}: error: model='credit' "
         "model_version='1': no baseline named 'golden'",
-        f"no-feature credit v1 {START:%Y-%m-%d %H:%M}: error: model='credit' "
+        f"no-feature data_drift credit v1 {START:%Y-%m-%d %H:%M}: error: model='credit' "
         "model_version='1': no monitored feature can be tested (not in the version's "
         "feature schema: salary; not in the baseline 'training': salary)",
     ]
@@ -282,7 +282,7 @@ def test_sigterm_finishes_the_window_in_progress_then_exits(db: Engine, settings
         # The first window is completed and stored; the second is not started; and
         # the worker does not wait out its interval.
         out = finished(proc)
-    assert out.splitlines() == [f"credit-drift {MODEL} v1 {START:%Y-%m-%d %H:%M}: ok"]
+    assert out.splitlines() == [f"credit-drift data_drift {MODEL} v1 {START:%Y-%m-%d %H:%M}: ok"]
     assert runs_per_window(db) == {("credit-drift", START, "1"): 1}
 
 

@@ -89,7 +89,7 @@ def test_empty_stretches_are_skipped_and_a_failing_window_does_not_stall_the_mon
     store(db, events(START + 2 * DAY, 100, rng=rng, prefix="b"))  # two days later
     import monitor.detection.evaluate as evaluate  # noqa: PLC0415
 
-    real = evaluate._evaluate_version
+    real = evaluate._feature_drift
     calls = {"n": 0}
 
     def flaky(*args: object, **kwargs: object) -> object:
@@ -98,7 +98,7 @@ def test_empty_stretches_are_skipped_and_a_failing_window_does_not_stall_the_mon
             raise ZeroDivisionError("detector bug")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(evaluate, "_evaluate_version", flaky)
+    monkeypatch.setattr(evaluate, "_feature_drift", flaky)
     runs = run_due(db, now=START + 3 * DAY)
     assert [(r.window_start, r.status) for r in runs] == [
         (START, "error"),

@@ -17,13 +17,20 @@ from monitor.detection.monitors_file import (
     load_monitors_file,
     parse_monitors,
 )
-from monitor.detection.spec import DriftPolicy, MonitorSpec, Schedule, TimeRange
+from monitor.detection.spec import (
+    DriftPolicy,
+    MonitorSpec,
+    PerformanceSettings,
+    QualitySettings,
+    Schedule,
+    TimeRange,
+)
 
 ROOT = Path(__file__).parents[2]
 KNOWN_TESTS = ", ".join(["auto", *detectors.available()])
 SETTINGS = (
-    "enabled, features, signals, window, delay, min_rows, reference, methods, policy, "
-    "schedule, segments"
+    "enabled, features, signals, window, delay, min_rows, min_labels, reference, baseline, "
+    "methods, policy, performance, data_quality, schedule, segments"
 )
 
 
@@ -154,6 +161,94 @@ def test_built_in_defaults_and_the_other_forms() -> None:
     assert enabled == {"a": True, "b": False}
 
 
+def test_signal_settings_merge_key_by_key_and_default_by_reference() -> None:
+    specs = parse(
+        """
+        version: 1
+        defaults:
+          signals: [data_drift, skew, data_quality, performance]
+          performance: {metrics: [accuracy], min: {accuracy: 0.8}}
+          data_quality: {unseen_rate: 0.05}
+        monitors:
+          - name: a
+            model: m
+            reference: previous_window
+            baseline: golden
+            min_labels: 50
+            performance: {min: {accuracy: 0.7, f1: 0.6}}
+            data_quality: {missing_change: 0.1, constant: false}
+          - {name: b, model: m}
+        """
+    )
+    a, b = specs["a"], specs["b"]
+    # skew and data_quality read the baseline ``golden``; data drift the window before.
+    assert (a.reference, a.baseline, a.min_labels) == ("previous_window", "golden", 50)
+    assert a.performance == PerformanceSettings(
+        metrics=["accuracy"], min={"accuracy": 0.7, "f1": 0.6}, max_drop=0.05
+    )
+    assert a.data_quality == QualitySettings(unseen_rate=0.05, missing_change=0.1, constant=False)
+    # With the baseline reference there is no reference value to drop from.
+    assert b.performance == PerformanceSettings(metrics=["accuracy"], min={"accuracy": 0.8})
+    assert MonitorSpec.model_validate(a.model_dump(mode="json")) == a
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (
+            "signals: [performance], performance: {min: {mae: 3}, max: accuracy, x: 1}",
+            [
+                "monitors[0].performance.x: unknown key (known: metrics, min, max, max_drop)",
+                "monitors[0].performance.max: 'accuracy' is not a map of metric: bound",
+            ],
+        ),
+        (
+            "signals: [performance], performance: {min: {mae: 3}}",
+            ["monitors[0].performance.min.mae: mae is lower-is-better: bound it with max"],
+        ),
+        (
+            "performance: {metrics: [accuracy, acc], max_drop: 0}",
+            [
+                "monitors[0].performance.metrics[1]: 'acc' is not a performance metric "
+                "(known: accuracy, precision, recall, f1, precision_macro, recall_macro, "
+                "f1_macro, precision_weighted, recall_weighted, f1_weighted, roc_auc, pr_auc, "
+                "log_loss, brier, ece, mae, rmse, mape, r2, abs_error_p50, abs_error_p90, "
+                "abs_error_p95, abs_error_p99)",
+                "monitors[0].performance.max_drop: 0 is invalid (input should be greater than 0)",
+            ],
+        ),
+        (
+            "data_quality: {missing_change: 2}, baseline: '', min_labels: 0",
+            [
+                "monitors[0].data_quality.missing_change: 2 is invalid (input should be less "
+                "than or equal to 1)",
+                "monitors[0].baseline: '' is not a baseline name",
+                "monitors[0].min_labels: 0 is not a whole number >= 1",
+            ],
+        ),
+        (
+            "reference: {baseline: a}, baseline: b",
+            [
+                "monitors[0].baseline: 'b' is not the reference's baseline 'a': one monitor "
+                "reads one baseline (give it as reference: {baseline: NAME})"
+            ],
+        ),
+        (
+            "signals: [data_drift, estimated_performance], reference: previous_window, "
+            "performance: {metrics: [ece]}",
+            [
+                "monitors[0].performance.metrics: ['ece'] has none of the metrics "
+                "estimated_performance estimates (accuracy, precision, recall, f1, roc_auc)"
+            ],
+        ),
+    ],
+)
+def test_signal_settings_mistakes_are_named_with_their_path(
+    settings: str, expected: list[str]
+) -> None:
+    assert problems(f"version: 1\nmonitors:\n  - {{name: x, model: m, {settings}}}\n") == expected
+
+
 def test_yaml_anchors_and_merge_keys_may_be_overridden() -> None:
     specs = parse(
         """
@@ -267,9 +362,9 @@ def test_yaml_anchors_and_merge_keys_may_be_overridden() -> None:
             """,
             [
                 "defaults.features: [] names no feature (from_schema monitors them all)",
-                "defaults.signals[1]: 'skew' is not supported yet (supported: data_drift)",
                 "defaults.signals[2]: 'drfit' is not a signal (data_drift, skew, "
-                "prediction_drift, data_quality, performance, estimated_performance)",
+                "prediction_drift, target_drift, data_quality, performance, "
+                "estimated_performance)",
                 "defaults.min_rows: 0 is not a whole number >= 1",
                 "defaults.enabled: 'yes' is not true or false",
                 "defaults.delay: 0 is not a duration like 15m, 1h or 1d",
@@ -394,6 +489,11 @@ def test_the_documented_example_at_the_root_is_valid() -> None:
     day = specs["churn-day-over-day"]
     assert (day.window, day.step, day.reference) == ("1d", "1h", "previous_window")
     assert day.policy == DriftPolicy(alpha=0.05, min_effect=0.1, correction="bh")
+    assert day.signals == ["data_drift", "prediction_drift", "performance", "estimated_performance"]
+    assert day.performance == PerformanceSettings(
+        metrics=["accuracy", "roc_auc"], min={"accuracy": 0.75}, max_drop=0.05
+    )
+    assert specs["churn-hourly"].signals == ["data_drift", "data_quality"]
 
 
 def test_the_demo_monitors_file_gives_the_specs_the_demo_always_used() -> None:
@@ -408,6 +508,13 @@ def test_the_demo_monitors_file_gives_the_specs_the_demo_always_used() -> None:
 
 def test_a_spec_stored_before_the_new_keys_still_loads() -> None:
     spec = MonitorSpec.model_validate(LEGACY_SPEC)
+    # One ``signal`` before ``signals``; the signals' settings at their defaults.
+    assert spec.signals == ["data_drift"]
+    assert (spec.performance, spec.data_quality, spec.min_labels) == (
+        PerformanceSettings(),
+        QualitySettings(),
+        100,
+    )
     assert (spec.reference, spec.step, spec.schedule, spec.reference_window) == (
         "baseline",
         None,
@@ -428,6 +535,23 @@ def test_a_spec_stored_before_the_new_keys_still_loads() -> None:
             "reference_window is required",
         ),
         ({"reference": "previous_window", "baseline": "x"}, "baseline='x' is only used"),
+        ({"signals": []}, "at least 1 item"),
+        ({"signals": ["skew", "skew"]}, "'skew' is listed twice"),
+        ({"signal": "data_drift", "signals": ["skew"]}, "not both signal and signals"),
+        ({"signals": ["target_drift"]}, "'target_drift' needs a production reference"),
+        (
+            {"signals": ["performance"], "performance": {"max_drop": 0.1}},
+            "performance.max_drop: 0.1 compares with the reference's value",
+        ),
+        ({"performance": {"min": {"rmse": 3}}}, "min.rmse: rmse is lower-is-better"),
+        (
+            {
+                "signals": ["estimated_performance"],
+                "reference": "previous_window",
+                "performance": {"metrics": ["log_loss"]},
+            },
+            "has none of the metrics estimated_performance estimates",
+        ),
         ({"window": "1h", "step": "2h"}, "step='2h' is longer than window='1h'"),
         ({"features": ["a", "a"]}, "'a' is listed twice"),
         ({"schedule": {"every": "0m"}}, "'0m' is not a duration"),
