@@ -48,13 +48,12 @@ from sqlalchemy.orm import Session
 
 import detectors
 from detectors.sketch_drift import detect_drift_sketches
-from detectors.sketches import Sketch, layout_from_dict
 from monitor.config import load_settings
 from monitor.db import migrate
 from monitor.db.engine import make_engine
 from monitor.db.models import BUCKET_SECONDS
 from monitor.db.partitions import PartitionManager
-from monitor.detection.baseline import build_profile, save_baseline
+from monitor.detection.baseline import build_profile, load_baseline_sketches, save_baseline
 from monitor.detection.bucket_reads import window_sketches
 from monitor.detection.bucket_refresh import refresh_buckets
 from monitor.detection.spec import MonitorSpec
@@ -196,22 +195,25 @@ def size_mb(url: str, n_events: int) -> dict[str, float]:
 
 
 def check_sketch(engine: Engine, model: str, lo: datetime, hi: datetime) -> detectors.DriftResult:
+    """As the worker does it (evaluate._sketch_drift): the baseline's sketches (not its
+    row sample), the window's merged bucket sketches, the default policy."""
     with Session(engine) as session:
-        profile = session.execute(
-            text("SELECT profile FROM baselines WHERE model_id = :m AND name = 'training'"),
-            {"m": model},
-        ).scalar_one()
-        layouts = {f: layout_from_dict(p["layout"]) for f, p in profile["features"].items()}
+        reference = load_baseline_sketches(session, model, "training")["1"].sketches
         current = window_sketches(
-            session, model_id=model, version="1", segment="", lo=lo, hi=hi, layouts=layouts
+            session,
+            model_id=model,
+            version="1",
+            segment="",
+            lo=lo,
+            hi=hi,
+            layouts={f: s.layout for f, s in reference.items()},
         )
-    reference = {
-        f: Sketch.from_dict(p["sketch"], layouts[f]) for f, p in profile["features"].items()
-    }
     return detect_drift_sketches(reference, current)
 
 
 def check_raw(engine: Engine, model: str, lo: datetime, hi: datetime) -> detectors.DriftResult:
+    """As the worker does it without sketches: the window's rows and the baseline's row
+    sample, the exact tests."""
     with Session(engine) as session:
         profile = session.execute(
             text("SELECT profile FROM baselines WHERE model_id = :m AND name = 'training'"),
@@ -263,8 +265,10 @@ def main() -> int:
     parser.add_argument("--models", type=int)
     parser.add_argument("--repeat", type=int)
     args = parser.parse_args()
-    n_models = args.models or (4 if args.quick else 20)
-    n_events = args.events or (100_000 if args.quick else 10_000_000)
+    # --quick: fewer models, but each with enough rows that reading them shows (the full
+    # run has 500,000 events per model).
+    n_models = args.models or (2 if args.quick else 20)
+    n_events = args.events or (300_000 if args.quick else 10_000_000)
     repeat = args.repeat or (5 if args.quick else 7)
     raw_repeat = 3 if args.quick else 1
     models = [f"m{i:02d}" for i in range(n_models)]
@@ -290,6 +294,9 @@ def main() -> int:
         print(f"  generated and copied in {t_copy:.1f} s ({n_events / t_copy:,.0f} events/s)")
 
         t_refresh, counts = timed(lambda: refresh_buckets(engine))
+        # The events were loaded as history, not as late data: nothing to run again.
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM window_reruns"))
         print(f"  refresh: {t_refresh:.1f} s ({n_events / t_refresh:,.0f} events/s) {counts}")
         sizes = size_mb(libpq, n_events)
         print(f"  database: {sizes}")

@@ -3,7 +3,9 @@
 ``feature_results`` (one drift row per feature) becomes ``results``: one row per run,
 feature and metric with the run's labels copied, for Grafana and for the alerting cursor.
 Stored feature results are carried over (and back on downgrade). ``event_buckets`` is
-filled from the stored predictions so their sketches get built.
+filled from the stored predictions so their sketches get built. ``baselines.sketches``
+copies each profile's sketches out of it, for drift checks that should not read the
+profile's row samples.
 
 Revision ID: 0002
 Revises: 0001
@@ -13,6 +15,7 @@ Create Date: 2026-11-26 23:40:00
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
@@ -127,6 +130,21 @@ def upgrade() -> None:
             name="pk_bucket_sketches",
         ),
     )
+    op.add_column(
+        "baselines",
+        sa.Column(
+            "sketches",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+    )
+    op.execute(
+        "UPDATE baselines b SET sketches = coalesce((SELECT jsonb_object_agg(f.key, "
+        "jsonb_build_object('kind', f.value -> 'kind', 'layout', f.value -> 'layout', "
+        "'sketch', f.value -> 'sketch')) FROM jsonb_each(b.profile -> 'features') "
+        "AS f(key, value) WHERE f.value ? 'sketch'), '{}'::jsonb)"
+    )
     op.create_table(
         "window_reruns",
         sa.Column("monitor_id", sa.Integer(), nullable=False),
@@ -138,6 +156,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("window_reruns")
+    op.drop_column("baselines", "sketches")
     op.drop_table("bucket_sketches")
     op.drop_index(
         "ix_event_buckets_dirty",

@@ -168,6 +168,10 @@ class Baseline(Base):
     name: Mapped[str] = mapped_column(String(200), server_default="training")
     n_rows: Mapped[int] = mapped_column(BigInteger)
     profile: Mapped[dict[str, Any]]
+    # Per feature its kind, sketch layout and sketch, copied from the profile: a drift
+    # check from stored sketches reads these kilobytes, not the megabytes of the profile
+    # (JSONB is read whole). Empty for profiles made before sketches (format 1).
+    sketches: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _created()
 
     __table_args__ = (

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import case, cast, delete, func, select, text
+from sqlalchemy import case, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.orm import Session
 
@@ -124,14 +124,25 @@ def save_baseline(
     name: str = "training",
 ) -> None:
     """Create or replace the named baseline of a model version."""
+    sketches = {
+        f: {"kind": p["kind"], "layout": p["layout"], "sketch": p["sketch"]}
+        for f, p in profile["features"].items()
+        if "sketch" in p
+    }
     stmt = insert(Baseline).values(
-        model_id=model_id, model_version=model_version, name=name, n_rows=n_rows, profile=profile
+        model_id=model_id,
+        model_version=model_version,
+        name=name,
+        n_rows=n_rows,
+        profile=profile,
+        sketches=sketches,
     )
     session.execute(
         stmt.on_conflict_do_update(
             constraint="uq_baselines_version_name",
             set_={
                 "profile": stmt.excluded.profile,
+                "sketches": stmt.excluded.sketches,
                 "n_rows": stmt.excluded.n_rows,
                 "created_at": stmt.excluded.created_at,
             },
@@ -153,11 +164,11 @@ def load_baselines(session: Session, model_id: str, name: str) -> dict[str, dict
 
 @dataclass(frozen=True)
 class BaselineSketches:
-    """What a drift check from stored sketches reads of a baseline: its sample size, the
-    kind of each feature and the sketch of all its rows (format 2 only: a feature
-    without a layout has none)."""
+    """What a drift check from stored sketches reads of a baseline: its row count, the
+    kind of each feature and the sketch of all its rows (format 2 profiles; one made
+    before sketches has none)."""
 
-    sample_size: int
+    n_rows: int
     kinds: dict[str, str]
     sketches: dict[str, Sketch]
 
@@ -165,24 +176,25 @@ class BaselineSketches:
 def load_baseline_sketches(
     session: Session, model_id: str, name: str
 ) -> dict[str, BaselineSketches]:
-    """The baselines named ``name`` of every version of a model, as sketches. Only the
-    layouts and sketches leave the database (kilobytes), not the row samples that make
-    a profile megabytes."""
+    """The baselines named ``name`` of every version of a model, as sketches: read from
+    ``baselines.sketches`` (kilobytes), not from the profile (megabytes of row samples)."""
     rows = session.execute(
-        text(
-            "SELECT b.model_version, (b.profile ->> 'sample_size')::bigint, f.key, "
-            "f.value ->> 'kind', f.value -> 'layout', f.value -> 'sketch' FROM baselines b "
-            "CROSS JOIN LATERAL jsonb_each(b.profile -> 'features') AS f(key, value) "
-            "WHERE b.model_id = :m AND b.name = :n"
-        ),
-        {"m": model_id, "n": name},
+        select(
+            Baseline.model_version,
+            Baseline.n_rows,
+            Baseline.sketches,
+        ).where(Baseline.model_id == model_id, Baseline.name == name)
     )
     out: dict[str, BaselineSketches] = {}
-    for version, sample_size, feature, kind, layout, sketch in rows:
-        entry = out.setdefault(version, BaselineSketches(int(sample_size or 0), {}, {}))
-        entry.kinds[feature] = kind
-        if layout is not None and sketch is not None:
-            entry.sketches[feature] = Sketch.from_dict(sketch, layout_from_dict(layout))
+    for version, n_rows, features in rows:
+        out[version] = BaselineSketches(
+            int(n_rows),
+            {f: str(p["kind"]) for f, p in features.items()},
+            {
+                f: Sketch.from_dict(p["sketch"], layout_from_dict(p["layout"]))
+                for f, p in features.items()
+            },
+        )
     return out
 
 

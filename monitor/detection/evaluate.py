@@ -204,8 +204,8 @@ def _sketch_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple
     if not current_sketches:
         return None
     profile = inputs.baseline_sketches(spec.baseline).get(version)
-    if profile is None:
-        return None  # the row path says there is no such baseline
+    if profile is None or not profile.sketches:
+        return None  # the row path says there is no such baseline, or reads its sample
     layout = inputs.layouts.get(version, Layout((), ()))
     run.error = _untestable(
         spec,
@@ -232,7 +232,7 @@ def _sketch_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple
         hi=inputs.hi,
         layouts={f: profile.sketches[f].layout for f in names},
     )
-    run.n_reference = profile.sample_size
+    run.n_reference = profile.n_rows  # the baseline's sketches hold all its rows
     run.n_current = max((s.n for s in current.values()), default=0)
     run.n_features_pending = max(events - run.n_current, 0)
     if run.error is not None:
