@@ -590,8 +590,9 @@ def ingest(
 
 def _print_run(r: Any) -> None:
     console.print(
-        f"{r.monitor} {r.signal} {r.model_id} v{r.model_version} "
-        f"{r.window_start:%Y-%m-%d %H:%M}: {r.status}"
+        f"{r.monitor} {r.signal} {r.model_id} v{r.model_version}"
+        + (f" [{r.segment}]" if r.segment else "")
+        + f" {r.window_start:%Y-%m-%d %H:%M}: {r.status}"
         + (f" drifted={list(r.drifted_features)}" if r.drifted_features else "")
         + (f": {r.error}" if r.error else ""),
         markup=False,

@@ -14,11 +14,14 @@ from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from monitor.alerting.rules import RuleSpec
 from monitor.db.models import AlertRule, Model, ModelVersion, Monitor, Receiver
+from monitor.detection.bucket_reads import segment_keys
+from monitor.detection.bucket_refresh import resketch
 from monitor.detection.spec import MonitorSpec
 
 
@@ -95,6 +98,12 @@ def register_model(session: Session, doc: ModelDoc) -> None:
 
 
 def upsert_monitor(session: Session, doc: MonitorDoc) -> None:
+    """Create or replace the monitor ``doc.name``. When that changes the segment keys its
+    model's enabled monitors declare, the model's bucket sketches are rebuilt by the next
+    refresh (they hold one sketch per declared key=value), in this transaction."""
+    previous = session.scalar(select(Monitor.model_id).where(Monitor.name == doc.name))
+    models = sorted({doc.spec.model_id, *([previous] if previous is not None else [])})
+    before = {m: segment_keys(session, m) for m in models}
     stmt = insert(Monitor).values(
         name=doc.name, model_id=doc.spec.model_id, spec=doc.spec.model_dump(mode="json")
     )
@@ -104,6 +113,9 @@ def upsert_monitor(session: Session, doc: MonitorDoc) -> None:
             set_={"spec": stmt.excluded.spec, "model_id": stmt.excluded.model_id},
         )
     )
+    for model_id in models:
+        if segment_keys(session, model_id) != before[model_id]:
+            resketch(session, model_id)
 
 
 def upsert_receiver(session: Session, doc: ReceiverDoc) -> None:

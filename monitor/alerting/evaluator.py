@@ -41,6 +41,8 @@ class AlertEvent:
 
 def _samples(spec: RuleSpec, run: DetectorRun) -> list[tuple[dict[str, str], float | None]]:
     base = {"model": run.model_id, "version": run.model_version, "signal": run.signal}
+    if run.segment:  # only then: whole-traffic instances keep their fingerprints
+        base["segment"] = run.segment
     if spec.scope == "run":
         value: float | None
         if spec.condition.value == "drift_share":

@@ -186,6 +186,28 @@ def window_sample(
     return out
 
 
+def window_segment_events(
+    session: Session, *, model_id: str, version: str, lo: datetime, hi: datetime
+) -> dict[str, int]:
+    """Per segment stored for the version's hour buckets in ``[lo, hi)`` ('' and each
+    ``key=value`` the refresh kept), its events with features: a sketch counts every row
+    of its segment, missing values included, so any feature's total is it. Empty when
+    nothing is stored (a version without a baseline has no sketches)."""
+    rows = session.execute(
+        select(BucketSketch.segment, func.sum(BucketSketch.n))
+        .where(
+            BucketSketch.model_id == model_id,
+            BucketSketch.model_version == version,
+            _span_filter(lo, hi),
+        )
+        .group_by(BucketSketch.segment, BucketSketch.feature, BucketSketch.layout)
+    )
+    out: dict[str, int] = {}
+    for segment, n in rows:
+        out[segment] = max(out.get(segment, 0), int(n))
+    return out
+
+
 def segment_keys(session: Session, model_id: str) -> list[str]:
     """The segment keys declared by the model's enabled monitors (``segments`` of their
     stored spec JSON), sorted."""

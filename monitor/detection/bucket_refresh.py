@@ -74,6 +74,9 @@ RESKETCH = -1
 # (a user id used as a segment) would otherwise multiply the rows without bound; its rarer
 # values are still in segment ''.
 MAX_SEGMENT_VALUES = 50
+# ``key=value`` is stored in this many characters (bucket_sketches, detector_runs and
+# results ``segment``); a longer one gets no sketch (and no run), not a failed refresh.
+SEGMENT_NAME_MAX = 200
 
 
 @dataclass
@@ -143,7 +146,8 @@ def _load_version(session: Session, model_id: str, version: str) -> _Version:
 def resketch(session: Session, model_id: str, model_version: str | None = None) -> None:
     """Have the next refresh rebuild the sketches of a model's (or one version's) buckets,
     in the caller's transaction: their layouts or segments changed."""
-    query = "UPDATE event_buckets SET sketched = :r WHERE model_id = :m"
+    # Dirty buckets keep their value: rebuilt anyway, and their windows still run again.
+    query = "UPDATE event_buckets SET sketched = :r WHERE model_id = :m AND changes = sketched"
     params: dict[str, Any] = {"r": RESKETCH, "m": model_id}
     if model_version is not None:
         query += " AND model_version = :v"
@@ -330,7 +334,11 @@ def _segments(ctx: _Version, rows: Sequence[Any]) -> list[tuple[str, np.ndarray[
         values = np.array([r[3 + i] for r in rows], dtype=object)
         tally = Counter(v for v in values.tolist() if v is not None)
         top = sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:MAX_SEGMENT_VALUES]
-        out.extend((f"{key}={value}", values == value) for value, _ in top)
+        out.extend(
+            (f"{key}={value}", values == value)
+            for value, _ in top
+            if len(key) + 1 + len(value) <= SEGMENT_NAME_MAX
+        )
     return out
 
 

@@ -1,4 +1,6 @@
-"""Evaluating one window of a claimed monitor: one run per model version and signal.
+"""Evaluating one window of a claimed monitor: one run per model version and signal, for
+the whole traffic and for each segment of the spec's keys (monitor/detection/
+window_segments.py says which; SignalInputs.for_segment loads only that segment's rows).
 
 Each signal of the monitor's spec is computed per model version by its own module
 (feature drift and skew here; signal_outputs, signal_quality and signal_performance for
@@ -19,14 +21,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import detectors
 from detectors.sketch_drift import detect_drift_sketches
 from detectors.sketches import METHODS as SKETCH_METHODS
-from monitor.db.models import DetectorRun, Label, Model, ModelVersion, Monitor, Prediction
+from monitor.db.models import DetectorRun, Model, ModelVersion, Monitor
 from monitor.detection.bucket_reads import is_bucketed, window_sketches, window_versions
 from monitor.detection.results import drift_results
 from monitor.detection.signal_inputs import Signal, SignalInputs, fail
@@ -35,6 +37,7 @@ from monitor.detection.signal_performance import run_estimated_performance, run_
 from monitor.detection.signal_quality import run_data_quality
 from monitor.detection.spec import MonitorSpec
 from monitor.detection.window_data import RangeCache, load_windows, profile_reference
+from monitor.detection.window_segments import window_segments
 from monitor.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class RunSummary:
     drift_share: float | None = None
     error: str | None = None
     signal: str = "data_drift"
+    segment: str = ""  # '' (all traffic) or key=value
 
 
 def _evaluate_version(
@@ -227,7 +231,7 @@ def _sketch_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple
         inputs.session,
         model_id=spec.model_id,
         version=version,
-        segment="",
+        segment=inputs.segment_name,
         lo=inputs.lo,
         hi=inputs.hi,
         layouts={f: profile.sketches[f].layout for f in names},
@@ -294,17 +298,6 @@ def _run_window(
     else:  # no sketches: the rows say which versions have events
         windows = load_windows(session, spec.model_id, lo=lo, hi=hi)
         versions = {v: (len(w.num) + w.pending, None) for v, w in windows.items()}
-    labelled = dict(
-        session.execute(
-            select(Prediction.model_version, func.count())
-            .join(
-                Label,
-                (Label.event_id == Prediction.event_id) & (Label.model_id == Prediction.model_id),
-            )
-            .where(Prediction.model_id == spec.model_id, Prediction.ts >= lo, Prediction.ts < hi)
-            .group_by(Prediction.model_version)
-        ).all()
-    )
     layouts = {
         v: Layout.from_schema(schema)
         for v, schema in session.execute(
@@ -326,30 +319,30 @@ def _run_window(
         cache={} if cache is None else cache,
         _windows=windows,
     )
+    # The whole traffic, then each segment of the spec's keys with events in the window.
+    segments = window_segments(session, spec, lo=lo, hi=hi, versions=versions)
+    slices = [inputs, *(inputs.for_segment(s, v) for s, v in segments.items())]
     summaries = []
-    for version in sorted(versions):
-        for signal in spec.signals:
-            summaries.append(
-                _run_signal(inputs, monitor, signal, version, labelled.get(version, 0))
-            )
+    for slice_inputs in slices:
+        for version in sorted(slice_inputs.versions):
+            for signal in spec.signals:
+                summaries.append(_run_signal(slice_inputs, monitor, signal, version))
     return summaries
 
 
-def _run_signal(
-    inputs: SignalInputs, monitor: Monitor, signal: str, version: str, n_labelled: int
-) -> RunSummary:
+def _run_signal(inputs: SignalInputs, monitor: Monitor, signal: str, version: str) -> RunSummary:
     spec, lo, hi = inputs.spec, inputs.lo, inputs.hi
     run = DetectorRun(
         monitor_id=monitor.id,
         model_id=spec.model_id,
         model_version=version,
-        segment="",
+        segment=inputs.segment_name,
         signal=signal,
         window_start=lo,
         window_end=hi,
         n_current=0,
         n_reference=0,
-        n_labelled=n_labelled,
+        n_labelled=inputs.labelled(version),
         n_features_pending=0,
         started_at=datetime.now(UTC),
     )
@@ -361,10 +354,11 @@ def _run_signal(
         # A detector's failure on odd data fails this signal only; the window's other
         # signals are still stored.
         log.exception(
-            "model=%s monitor=%s version=%s signal=%s window=%s failed",
+            "model=%s monitor=%s version=%s segment=%s signal=%s window=%s failed",
             spec.model_id,
             monitor.name,
             version,
+            run.segment,
             signal,
             lo.isoformat(),
         )
@@ -374,10 +368,11 @@ def _run_signal(
     run.finished_at = datetime.now(UTC)
     inputs.session.add(run)
     log.info(
-        "model=%s monitor=%s version=%s signal=%s window=%s status=%s alerts=%s",
+        "model=%s monitor=%s version=%s segment=%s signal=%s window=%s status=%s alerts=%s",
         spec.model_id,
         monitor.name,
         version,
+        run.segment,
         signal,
         lo.isoformat(),
         run.status,
@@ -395,6 +390,7 @@ def _run_signal(
         run.drift_share,
         run.error,
         signal,
+        run.segment,
     )
 
 

@@ -21,6 +21,7 @@ from monitor.detection.spec import (
     PerformanceSettings,
     QualitySettings,
     parse_duration,
+    segment_key_problem,
 )
 
 KINDS = ("numerical", "categorical")
@@ -298,17 +299,15 @@ def _schedule(value: Any, path: str, problems: Problems) -> Any:
 
 
 def _segments(value: Any, path: str, problems: Problems) -> Any:
-    names = _names(value, path, problems, what="segments")
+    names = _names(value, path, problems, what="segment keys")
     if names is None:
         return INVALID
-    if names:
-        problems.add(
-            path,
-            f"{names!r} is not supported yet: slicing a monitor by segment is planned; "
-            "leave segments out (or []) for now",
-        )
-        return INVALID
-    return names
+    ok = True
+    for i, key in enumerate(names):
+        if problem := segment_key_problem(key):
+            problems.add(f"{path}[{i}]", problem)
+            ok = False
+    return names if ok else INVALID
 
 
 Parser = Callable[[Any, str, Problems], Any]

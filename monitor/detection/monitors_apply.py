@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 
 import detectors
 from monitor.db.models import Baseline, Model, ModelVersion, Monitor
+from monitor.detection.bucket_reads import segment_keys
+from monitor.detection.bucket_refresh import resketch
 from monitor.detection.monitors_file import MonitorsFile, MonitorsFileError, ResolvedMonitor
 from monitor.detection.spec import BASELINE_SIGNALS, MonitorSpec
 
@@ -227,6 +229,10 @@ def apply_monitors(
     if problems:
         raise MonitorsFileError(monitors_file.source, problems)
 
+    # The segment keys each model's enabled monitors declare, before the writes: a model
+    # whose keys change has its bucket sketches rebuilt (one per declared key=value).
+    touched = sorted(model_ids | {m.model_id for m in existing.values()})
+    segments_before = {m: segment_keys(session, m) for m in touched}
     changes: list[Change] = []
     for monitor in monitors_file.monitors:
         new_spec = monitor.spec.model_dump(mode="json")
@@ -270,6 +276,12 @@ def apply_monitors(
         else:
             changes.append(Change(name, current.model_id, "kept", enabled=current.enabled))
     session.flush()
+    if not dry_run:
+        for model_id in touched:
+            if segment_keys(session, model_id) != segments_before[model_id]:
+                # Rebuilt by the next refresh without re-running checked windows: their
+                # runs keep the segments they were computed with.
+                resketch(session, model_id)
     return ApplyReport(tuple(changes), tuple(notes))
 
 

@@ -148,7 +148,7 @@ def _spec_fields(
             fields["step"] = every
     elif window is not None:
         fields["window"] = window
-    for key in ("delay", "min_rows", "min_labels", "methods", "signals"):
+    for key in ("delay", "min_rows", "min_labels", "methods", "signals", "segments"):
         if key in merged:
             fields[key] = merged[key]
     reference = merged.get("reference", "training")

@@ -47,6 +47,9 @@ PRODUCTION_SIGNALS = ("prediction_drift", "target_drift", "estimated_performance
 # Signals that read the baseline named ``baseline`` whatever the reference is.
 BASELINE_SIGNALS = ("skew", "data_quality")
 
+# Segment keys at most this long: a run's segment ``key=value`` is stored in 200 characters.
+SEGMENT_KEY_MAX = 100
+
 # Performance metrics by task (the names of detectors.performance) and their direction.
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -263,6 +266,9 @@ class MonitorSpec(BaseModel):
     schedule: Schedule | None = None
     performance: PerformanceSettings = PerformanceSettings()
     data_quality: QualitySettings = QualitySettings()
+    # Segment keys (of the events' ``segment`` map): besides the whole traffic, every
+    # signal runs per value of each key (monitor/detection/window_segments.py).
+    segments: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -320,6 +326,16 @@ class MonitorSpec(BaseModel):
                 seen.add(name)
         return value
 
+    @field_validator("segments")
+    @classmethod
+    def _segment_keys(cls, value: list[str]) -> list[str]:
+        for i, key in enumerate(value):
+            if problem := segment_key_problem(key):
+                raise ValueError(f"[{i}]: {problem}")
+            if key in value[:i]:
+                raise ValueError(f"[{i}]: {key!r} is listed twice")
+        return value
+
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, value: dict[str, str]) -> dict[str, str]:
@@ -372,6 +388,18 @@ class MonitorSpec(BaseModel):
     @property
     def delay_size(self) -> timedelta:
         return parse_duration(self.delay, allow_zero=True)
+
+
+def segment_key_problem(key: object) -> str | None:
+    """Why ``key`` cannot be a segment key (None: it can). Runs name a segment
+    ``key=value`` in 200 characters, so a key has no ``=`` and leaves room for a value."""
+    if not isinstance(key, str) or not key.strip():
+        return f"{key!r} is not a segment key (a name in the events' segment map)"
+    if "=" in key:
+        return f"{key!r} contains '=': runs name a segment key=value"
+    if len(key) > SEGMENT_KEY_MAX:
+        return f"{key[:20]!r}... is longer than {SEGMENT_KEY_MAX} characters"
+    return None
 
 
 def signal_problems(

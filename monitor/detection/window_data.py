@@ -3,7 +3,8 @@
 The events of a window by model version (``Window``, as arrays in the version's layout),
 the reference rows of a ``previous_window`` or ``fixed_window`` monitor (a fixed range is
 loaded once per pass, through a ``RangeCache``), and a baseline profile's sample as
-columns.
+columns. Given a ``Segment`` (key, value), each loads only the events whose segment map
+has that value for that key.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Prediction
@@ -23,6 +24,22 @@ from monitor.layout import Layout
 
 # Rows of a fixed reference range kept per version: the same bound as a baseline's sample.
 MAX_REFERENCE_ROWS = 20_000
+
+# A slice of the traffic: the events whose ``segment`` map has ``key: value``.
+Segment = tuple[str, str]
+
+
+def segment_name(segment: Segment | None) -> str:
+    """How runs and sketches name a segment: '' (all traffic) or ``key=value``."""
+    return "" if segment is None else f"{segment[0]}={segment[1]}"
+
+
+def in_segment(segment: Segment) -> ColumnElement[bool]:
+    """The predictions of ``segment``; the value compared as the JSON value's text
+    (``->>``), as the bucket refresh reads it."""
+    key, value = segment
+    condition: ColumnElement[bool] = Prediction.segment[key].astext == value
+    return condition
 
 
 def _column(values: list[Any], kind: str) -> np.ndarray:
@@ -61,14 +78,23 @@ def profile_reference(profile: dict[str, Any]) -> tuple[dict[str, np.ndarray], d
 
 
 def load_windows(
-    session: Session, model_id: str, *, lo: datetime, hi: datetime, limit: int | None = None
+    session: Session,
+    model_id: str,
+    *,
+    lo: datetime,
+    hi: datetime,
+    limit: int | None = None,
+    segment: Segment | None = None,
 ) -> dict[str, Window]:
-    """The model's events in ``[lo, hi)`` by version; with ``limit``, at most that many
-    rows per version, a fixed pseudo-random subset (by a hash of the event id)."""
+    """The model's events in ``[lo, hi)`` (of ``segment``) by version; with ``limit``, at
+    most that many rows per version, a fixed pseudo-random subset (by a hash of the event
+    id)."""
     windows: dict[str, Window] = defaultdict(lambda: Window([], []))
     query = select(Prediction.model_version, Prediction.num_values, Prediction.cat_values).where(
         Prediction.model_id == model_id, Prediction.ts >= lo, Prediction.ts < hi
     )
+    if segment is not None:
+        query = query.where(in_segment(segment))
     if limit is not None:
         # Rows still waiting for their features would take a place in the sample.
         ranked = (
@@ -93,24 +119,31 @@ def load_windows(
     return dict(windows)
 
 
-# Reference rows of fixed ranges, by (model, start, end): loaded once per run_due call,
-# not once per window.
-RangeCache = dict[tuple[str, datetime, datetime], dict[str, Window]]
+# Reference rows of fixed ranges, by (model, start, end, segment): loaded once per run_due
+# call, not once per window.
+RangeCache = dict[tuple[str, datetime, datetime, Segment | None], dict[str, Window]]
 
 
 def window_references(
-    session: Session, spec: MonitorSpec, *, lo: datetime, cache: RangeCache
+    session: Session,
+    spec: MonitorSpec,
+    *,
+    lo: datetime,
+    cache: RangeCache,
+    segment: Segment | None = None,
 ) -> tuple[dict[str, Window], str]:
     """The reference rows by version for a window starting at ``lo`` (reference
-    ``previous_window`` or ``fixed_window``), and how to name that range in an error."""
+    ``previous_window`` or ``fixed_window``), of the same ``segment`` as the window, and
+    how to name that range in an error."""
     if spec.reference == "previous_window":
         start, end = lo - spec.window_size, lo
-        return load_windows(session, spec.model_id, lo=start, hi=end), "previous window"
+        rows = load_windows(session, spec.model_id, lo=start, hi=end, segment=segment)
+        return rows, "previous window"
     assert spec.reference_window is not None  # the spec's validator ensures it
     start, end = spec.reference_window.start, spec.reference_window.end
-    key = (spec.model_id, start, end)
+    key = (spec.model_id, start, end, segment)
     if key not in cache:
         cache[key] = load_windows(
-            session, spec.model_id, lo=start, hi=end, limit=MAX_REFERENCE_ROWS
+            session, spec.model_id, lo=start, hi=end, limit=MAX_REFERENCE_ROWS, segment=segment
         )
     return cache[key], f"reference window [{start.isoformat()}, {end.isoformat()})"

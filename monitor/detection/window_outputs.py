@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from monitor.db.models import Label, Prediction
 from monitor.detection.spec import MonitorSpec
-from monitor.detection.window_data import MAX_REFERENCE_ROWS
+from monitor.detection.window_data import MAX_REFERENCE_ROWS, Segment, in_segment
 
 Floats = npt.NDArray[np.float64]
 Objects = npt.NDArray[np.object_]
@@ -118,11 +118,17 @@ def classes_of(*sides: Outputs) -> list[str]:
 
 
 def load_outputs(
-    session: Session, model_id: str, *, lo: datetime, hi: datetime, limit: int | None = None
+    session: Session,
+    model_id: str,
+    *,
+    lo: datetime,
+    hi: datetime,
+    limit: int | None = None,
+    segment: Segment | None = None,
 ) -> dict[str, Outputs]:
-    """The model's predictions in ``[lo, hi)`` with their labels, by version; with
-    ``limit``, at most that many rows per version, a fixed pseudo-random subset (by a
-    hash of the event id, as window_data.load_windows)."""
+    """The model's predictions in ``[lo, hi)`` (of ``segment``) with their labels, by
+    version; with ``limit``, at most that many rows per version, a fixed pseudo-random
+    subset (by a hash of the event id, as window_data.load_windows)."""
     query = (
         select(
             Prediction.model_version,
@@ -136,6 +142,8 @@ def load_outputs(
         )
         .where(Prediction.model_id == model_id, Prediction.ts >= lo, Prediction.ts < hi)
     )
+    if segment is not None:
+        query = query.where(in_segment(segment))
     if limit is not None:
         ranked = query.add_columns(
             func.row_number()
@@ -155,15 +163,19 @@ def load_outputs(
 
 
 def reference_outputs(
-    session: Session, spec: MonitorSpec, *, lo: datetime
+    session: Session, spec: MonitorSpec, *, lo: datetime, segment: Segment | None = None
 ) -> tuple[dict[str, Outputs], str]:
     """The outputs of a production reference (the window before, or the fixed range, at
-    most MAX_REFERENCE_ROWS rows per version) by version, and how to name it."""
+    most MAX_REFERENCE_ROWS rows per version) of ``segment``, by version, and how to name
+    it."""
     if spec.reference == "previous_window":
         start, end = lo - spec.window_size, lo
-        return load_outputs(session, spec.model_id, lo=start, hi=end), "previous window"
+        rows = load_outputs(session, spec.model_id, lo=start, hi=end, segment=segment)
+        return rows, "previous window"
     if spec.reference_window is None:
         raise ValueError(f"reference {spec.reference!r} has no predictions or labels")
     start, end = spec.reference_window.start, spec.reference_window.end
-    rows = load_outputs(session, spec.model_id, lo=start, hi=end, limit=MAX_REFERENCE_ROWS)
+    rows = load_outputs(
+        session, spec.model_id, lo=start, hi=end, limit=MAX_REFERENCE_ROWS, segment=segment
+    )
     return rows, f"reference window [{start.isoformat()}, {end.isoformat()})"

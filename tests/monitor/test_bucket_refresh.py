@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from detectors.sketches import CategoricalLayout, Layout, Sketch, layout_from_dict, sketch
-from monitor.detection.baseline import load_baselines
+from monitor.detection.baseline import load_baselines, save_baseline
 from monitor.detection.bucket_reads import (
     DAY,
     HOUR,
@@ -223,6 +223,23 @@ def test_a_late_event_dirties_its_bucket_and_queues_reruns(db: Engine) -> None:
     assert refresh_buckets(db).buckets == 0
 
 
+def test_a_new_baseline_resketches_without_reruns_but_keeps_late_data_reruns(
+    db: Engine,
+) -> None:
+    register(db)
+    store(db, hours(START, 2, 40, seed=3))
+    refresh_buckets(db)
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM window_reruns"))
+    store(db, events(START, 1, rng=np.random.default_rng(8), prefix="late"))  # hour 0 dirty
+    with Session(db) as session, session.begin():
+        profile = load_baselines(session, MODEL, "training")["1"]
+        save_baseline(session, model_id=MODEL, model_version="1", profile=profile, n_rows=9)
+    # Both buckets are rebuilt; only the one with late data runs its windows again.
+    assert refresh_buckets(db).buckets == 2
+    assert rows(db, "SELECT bucket FROM window_reruns") == [(START,)]
+
+
 def test_a_version_without_baseline_is_marked_sketched_without_sketches(db: Engine) -> None:
     register(db)
     with Session(db) as session, session.begin():
@@ -250,7 +267,7 @@ def test_a_version_without_baseline_is_marked_sketched_without_sketches(db: Engi
 
 def test_segments_declared_by_a_monitor_get_their_own_sketches(db: Engine) -> None:
     register(db)
-    with db.begin() as conn:  # MonitorSpec has no segments field yet: the stored JSON
+    with db.begin() as conn:  # the spec JSON is written directly: the stored JSON
         conn.execute(
             text("UPDATE monitors SET spec = spec || CAST(:s AS jsonb)"),
             {"s": '{"segments": ["region"]}'},

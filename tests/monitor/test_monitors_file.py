@@ -341,7 +341,7 @@ def test_yaml_anchors_and_merge_keys_may_be_overridden() -> None:
               min_rows: 0
               enabled: 'yes'
               delay: 0
-              segments: [country]
+              segments: [country, 'device=ios']
             families:
               f:
                 features: {amount: numeric, 'no': categorical}
@@ -368,8 +368,7 @@ def test_yaml_anchors_and_merge_keys_may_be_overridden() -> None:
                 "defaults.min_rows: 0 is not a whole number >= 1",
                 "defaults.enabled: 'yes' is not true or false",
                 "defaults.delay: 0 is not a duration like 15m, 1h or 1d",
-                "defaults.segments: ['country'] is not supported yet: slicing a monitor by "
-                "segment is planned; leave segments out (or []) for now",
+                "defaults.segments[1]: 'device=ios' contains '=': runs name a segment key=value",
                 "families.f.features.amount: 'numeric' is not a kind (numerical, categorical)",
                 "families.f.methods: key False is not a feature name (quote it in YAML)",
                 "families.f.policy.alpha: 2 is invalid (input should be less than 1)",
@@ -494,6 +493,7 @@ def test_the_documented_example_at_the_root_is_valid() -> None:
         metrics=["accuracy", "roc_auc"], min={"accuracy": 0.75}, max_drop=0.05
     )
     assert specs["churn-hourly"].signals == ["data_drift", "data_quality"]
+    assert specs["churn-hourly"].segments == ["region"]
 
 
 def test_the_demo_monitors_file_gives_the_specs_the_demo_always_used() -> None:
