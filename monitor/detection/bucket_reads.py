@@ -7,10 +7,14 @@ rows of the whole days inside it and the hour rows of its ragged ends: a 30-day 
 decodes about 30 sketches per feature instead of 720 (decoding, about 20 us a sketch, is
 what costs; merging is exact and associative, so both give the same sketch).
 
-Samples: each row keeps the values of the ``K_SAMPLE`` events of smallest key (a 64-bit
-hash of the event id, ``EVENT_KEY``). The k smallest keys of a union are among the k
-smallest of each part, so merging parts and keeping the k smallest gives the bottom-k of
-the window: a uniform sample without replacement, the same whatever the bucketing.
+Samples, for the exact tests that have no binned form: an hour row keeps the values of
+its events whose key (a 64-bit hash of the event id, ``EVENT_KEY``) is below
+``SAMPLE_KEY_BELOW``, one event in ``SAMPLE_EVERY`` (a Bernoulli sample by hash); a day row
+keeps the ``K_DAY`` smallest keys of its hours' samples. For k <= K_DAY, the k smallest
+keys of a window's stored parts are the k smallest of its whole hash sample (each of them
+ranks at most k within its day, so its day row has it): a uniform sample of the window
+without replacement, the same whatever the bucketing, of min(k, about n / SAMPLE_EVERY)
+events.
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(seconds=BUCKET_SECONDS)
 DAY_HOURS = 24
 DAY = HOUR * DAY_HOURS
-# Values kept per stored row's bottom-k sample: window_sample can return at most this many.
-K_SAMPLE = 64
+# Hour rows keep one event in SAMPLE_EVERY (keys are uniform over the signed 64 bits);
+# day rows the K_DAY smallest keys of those: window_sample returns at most K_DAY values.
+SAMPLE_EVERY = 16
+SAMPLE_KEY_BELOW = -(2**63) + 2**64 // SAMPLE_EVERY
+K_DAY = 2_000
 # The 64-bit key of an event: the first 16 hex digits of md5(event_id) as a signed bigint.
 # Samples are ordered by it (signed order), in SQL and in numpy alike.
 EVENT_KEY = "('x' || left(md5(event_id), 16))::bit(64)::bigint"
@@ -156,13 +163,14 @@ def window_sample(
     layouts: Mapping[str, Layout],
     k: int,
 ) -> dict[str, np.ndarray[Any, Any]]:
-    """Per feature, the values of the window's ``k`` events of smallest key (at most
-    ``K_SAMPLE``): numerical as float64 with NaN for missing, categorical as an object
-    array with None for missing. Features are read on their layout in ``layouts`` (the
-    sample is the same on every layout; the row must exist); absent when nothing is
+    """Per feature, the values of the window's hash-sampled events of the ``k`` smallest
+    keys (k at most ``K_DAY``; fewer when the window has fewer than about k *
+    SAMPLE_EVERY events): numerical as float64 with NaN for missing, categorical as an
+    object array with None for missing. Features are read on their layout in ``layouts``
+    (the sample is the same on every layout; the row must exist); absent when nothing is
     stored."""
-    if not 0 < k <= K_SAMPLE:
-        raise ValueError(f"k must be in 1..{K_SAMPLE} (the stored samples' size), got {k}")
+    if not 0 < k <= K_DAY:
+        raise ValueError(f"k must be in 1..{K_DAY} (the day rows' sample size), got {k}")
     wanted = {f: layouts[f] for f in features}
     parts: dict[str, list[tuple[Sequence[int], Sequence[Any]]]] = {}
     for feature, keys, num, cat in _rows(

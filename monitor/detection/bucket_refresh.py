@@ -17,12 +17,13 @@ bucket, :func:`refresh_buckets`:
    the model's enabled monitors declare, at most ``MAX_SEGMENT_VALUES`` per key: the most
    frequent, ties by value) and per feature of each distinct layout of the version's
    baselines, the feature's values (``window_data.Window.columns`` of the stored arrays),
-   and keeps its bottom-``K_SAMPLE`` sample;
+   and keeps the values of its events with a key below ``SAMPLE_KEY_BELOW`` (a sample
+   of one event in ``SAMPLE_EVERY`` by hash);
 4. replaces the bucket's rows of ``bucket_sketches`` (``span_hours`` 1), sets
    ``sketched = c`` and queues a ``window_reruns`` row per enabled monitor of the model.
 
 Then the day rollup (``span_hours`` 24) of the buckets' day is rebuilt from its stored
-hour rows (merge is exact; the samples merge by keeping the smallest keys), under an
+hour rows (merge is exact; the samples merge by keeping the K_DAY smallest keys), under an
 advisory lock per model version and day, so two workers refreshing hours of one day
 cannot both rebuild it at once (the second waits, then sees the first's committed hours).
 
@@ -57,7 +58,8 @@ from monitor.detection.bucket_reads import (
     DAY_HOURS,
     EVENT_KEY,
     HOUR,
-    K_SAMPLE,
+    K_DAY,
+    SAMPLE_KEY_BELOW,
     bottom_k,
     floor_to,
     segment_keys,
@@ -344,10 +346,10 @@ def _segments(ctx: _Version, rows: Sequence[Any]) -> list[tuple[str, np.ndarray[
 
 def _sketch_rows(ctx: _Version, rows: list[Any]) -> list[dict[str, Any]]:
     """The ``bucket_sketches`` columns of one bucket (segment, feature, layout, n, sketch
-    and the bottom-k sample), for rows of ``_bucket_rows``."""
+    and the hash sample), for rows of ``_bucket_rows``."""
     if not rows:
         return []
-    # Rows in key order: any segment's bottom-k sample is then its first K_SAMPLE rows.
+    # Rows in key order: any segment's hash sample is then a prefix of its rows.
     keys = np.array([r[0] for r in rows], dtype=np.int64)
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
@@ -356,7 +358,8 @@ def _sketch_rows(ctx: _Version, rows: list[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for segment, mask in _segments(ctx, rows):
         chosen = np.flatnonzero(mask) if mask is not None else None
-        first = chosen[:K_SAMPLE] if chosen is not None else np.arange(min(K_SAMPLE, len(rows)))
+        rank = chosen if chosen is not None else np.arange(len(rows))
+        first = rank[: int(np.searchsorted(keys[rank], SAMPLE_KEY_BELOW))]
         for feature, layout in ctx.layouts:
             values = columns[feature] if chosen is None else columns[feature][chosen]
             s = sketch(values, layout)
@@ -462,7 +465,7 @@ def _rebuild_day(
                 (p.sample_keys, p.sample_num if p.sample_num is not None else p.sample_cat)
                 for p in parts
             ),
-            K_SAMPLE,
+            K_DAY,
         )
         numerical = layout.kind == "numerical"
         out.append(

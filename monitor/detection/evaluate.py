@@ -29,7 +29,13 @@ import detectors
 from detectors.sketch_drift import detect_drift_sketches
 from detectors.sketches import METHODS as SKETCH_METHODS
 from monitor.db.models import DetectorRun, Model, ModelVersion, Monitor
-from monitor.detection.bucket_reads import is_bucketed, window_sketches, window_versions
+from monitor.detection.bucket_reads import (
+    K_DAY,
+    is_bucketed,
+    window_sample,
+    window_sketches,
+    window_versions,
+)
 from monitor.detection.results import drift_results
 from monitor.detection.signal_inputs import Signal, SignalInputs, fail
 from monitor.detection.signal_outputs import run_prediction_drift, run_target_drift
@@ -41,6 +47,10 @@ from monitor.detection.window_segments import window_segments
 from monitor.layout import Layout
 
 log = logging.getLogger(__name__)
+
+# An exact test on the stored sample of a window needs at least this many rows; a window
+# with fewer sampled rows (under about 16,000 events) is read whole instead.
+MIN_EXACT_SAMPLE = 1_000
 
 
 @dataclass(frozen=True)
@@ -198,11 +208,14 @@ def _feature_drift(
 
 def _sketch_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple[str, ...] | None:
     """The drift check against the baseline from the window's stored bucket sketches
-    (monitor/detection/bucket_reads.py), without reading its rows; None when it cannot be
-    done that way and the rows must be read: the window is not made of whole hour
-    buckets, its sketches are not current (a refresh is due: backfill, or data that came
-    during the pass), a method has no binned form (``detectors.sketches.METHODS``), or the
-    baseline has no sketch of a tested feature (made before format 2)."""
+    (monitor/detection/bucket_reads.py), without reading its rows. A method with no
+    binned form (not in ``detectors.sketches.METHODS``) runs, like every feature of that
+    check, on the stored hash sample of the window (up to ``K_DAY`` rows) against the
+    baseline's row sample. None when it cannot be done that way and the rows must be
+    read: the window is not made of whole hour buckets, its sketches are not current (a
+    refresh is due: backfill, or data that came during the pass), the baseline has no
+    sketch of a tested feature (made before format 2), or an exact test's sample would
+    be under ``MIN_EXACT_SAMPLE`` rows (a window that small is cheap to read)."""
     spec = inputs.spec
     events, current_sketches = inputs.versions.get(version, (0, None))
     if not current_sketches:
@@ -222,9 +235,7 @@ def _sketch_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple
     wanted = spec.features if spec.features is not None else list(profile.kinds)
     names = [f for f in wanted if f in layout.kinds and f in profile.kinds]
     methods = {f: spec.methods.get(f, "auto") for f in names}
-    if any(f not in profile.sketches for f in names) or any(
-        m != "auto" and m not in SKETCH_METHODS for m in methods.values()
-    ):
+    if any(f not in profile.sketches for f in names):
         run.error = None
         return None
     current = window_sketches(
@@ -246,16 +257,33 @@ def _sketch_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple
         run.status = "insufficient_data"
         return ()
     p = spec.policy
-    result = detect_drift_sketches(
-        {f: profile.sketches[f] for f in names},
-        {f: current[f] for f in names},
-        method=methods,
-        alpha=p.alpha,
-        min_effect=p.min_effect,
-        min_missing_change=p.min_missing_change,
-        correction=p.correction,
-        share_threshold=p.share_threshold,
-    )
+    if any(m != "auto" and m not in SKETCH_METHODS for m in methods.values()):
+        sample = window_sample(
+            inputs.session,
+            model_id=spec.model_id,
+            version=version,
+            segment=inputs.segment_name,
+            lo=inputs.lo,
+            hi=inputs.hi,
+            features=names,
+            layouts={f: profile.sketches[f].layout for f in names},
+            k=K_DAY,
+        )
+        if min(len(sample.get(f, ())) for f in names) < MIN_EXACT_SAMPLE:
+            return None
+        reference = profile_reference(inputs.baseline(spec.baseline)[version])
+        result = _evaluate_version(spec, *reference, sample)
+    else:
+        result = detect_drift_sketches(
+            {f: profile.sketches[f] for f in names},
+            {f: current[f] for f in names},
+            method=methods,
+            alpha=p.alpha,
+            min_effect=p.min_effect,
+            min_missing_change=p.min_missing_change,
+            correction=p.correction,
+            share_threshold=p.share_threshold,
+        )
     run.status = "ok"
     run.drift_share = result.drift_share
     run.dataset_drift = result.dataset_drift

@@ -1,5 +1,5 @@
 """Stored bucket sketches against the real database: refresh, late events, segments,
-day rollups, bottom-k samples and two refreshing workers."""
+day rollups, hash samples and two refreshing workers."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pytest
 from factories import MODEL, events, recent_start, register, store
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from detectors.sketches import CategoricalLayout, Layout, Sketch, layout_from_dict, sketch
+from monitor.detection import bucket_reads, bucket_refresh
 from monitor.detection.baseline import load_baselines, save_baseline
 from monitor.detection.bucket_reads import (
     DAY,
     HOUR,
-    K_SAMPLE,
+    K_DAY,
+    SAMPLE_KEY_BELOW,
     floor_to,
     is_bucketed,
     segment_keys,
@@ -164,10 +167,15 @@ def test_a_three_day_window_with_ragged_ends_reads_days_and_hours_exactly(db: En
     stored = read_sketches(db, lo, hi, lays)
     assert stored == raw_sketches(window, lays)
 
-    # The bottom-k sample: the values of the k smallest md5 keys, computed here.
-    by_key = sorted(window, key=lambda item: md5_key(item[0]))
+    # The hash sample: of the events whose md5 key is below the threshold (computed here),
+    # the values of the k smallest keys; all of them when there are fewer than k.
+    by_key = sorted(
+        (item for item in window if md5_key(item[0]) < SAMPLE_KEY_BELOW),
+        key=lambda item: md5_key(item[0]),
+    )
+    assert 20 < len(by_key) < K_DAY  # about 1 in SAMPLE_EVERY of the 672
     with Session(db) as session:
-        for k in (1, 17, K_SAMPLE):
+        for k in (1, 17, K_DAY):
             sample = window_sample(
                 session,
                 model_id=MODEL,
@@ -183,6 +191,36 @@ def test_a_three_day_window_with_ragged_ends_reads_days_and_hours_exactly(db: En
             np.testing.assert_array_equal(sample["income"], expected_income)
             assert sample["region"].dtype == object
             assert sample["region"].tolist() == [v["region"] for _, v in by_key[:k]]
+
+
+def test_day_rows_keep_the_smallest_keys_and_windows_still_sample_uniformly(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With day rows capped at 3 keys, a window over days and ragged hours still gets the
+    3 smallest keys of its whole hash sample (each ranks at most 3 within its day)."""
+    for module in (bucket_reads, bucket_refresh):
+        monkeypatch.setattr(module, "K_DAY", 3)
+    register(db)
+    day = floor_to(START, DAY) + DAY
+    store(db, hours(day - 4 * HOUR, 4 + 48 + 2, 24, seed=9))
+    refresh_buckets(db)
+    lo, hi = day - 4 * HOUR, day + 2 * DAY + 2 * HOUR
+    expected = sorted(
+        (md5_key(e), v["income"]) for e, v in raw(db, lo, hi) if md5_key(e) < SAMPLE_KEY_BELOW
+    )[:3]
+    with Session(db) as session:
+        sample = window_sample(
+            session,
+            model_id=MODEL,
+            version="1",
+            segment="",
+            lo=lo,
+            hi=hi,
+            features=["income"],
+            layouts=layouts(db),
+            k=3,
+        )
+    np.testing.assert_array_equal(sample["income"], [v for _, v in expected])
 
 
 def test_a_late_event_dirties_its_bucket_and_queues_reruns(db: Engine) -> None:
