@@ -36,7 +36,7 @@ from monitor.detection.evaluate import RunSummary
 from monitor.detection.monitors_apply import apply_monitors
 from monitor.detection.monitors_file import parse_monitors
 from monitor.detection.runner import run_due
-from monitor.detection.windows import floor_to
+from monitor.epoch import floor_to
 from monitor.ingest.consumer import IngestLoop, IngestStats
 from monitor.ingest.topics import ensure_topics
 from monitor.resources import (

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 
 from monitor.db.engine import make_sessionmaker
-from monitor.db.models import DetectorRun, Monitor
+from monitor.db.models import Monitor
 from monitor.detection.bucket_refresh import refresh_buckets
-from monitor.detection.evaluate import RunSummary, evaluate_window
-from monitor.detection.runner import hold_window, window_stored
+from monitor.detection.evaluate import RunSummary
+from monitor.detection.runner import hold_window, replace_window, window_stored
 from monitor.detection.spec import MonitorSpec
 from monitor.detection.window_data import RangeCache
-from monitor.detection.windows import floor_to
+from monitor.epoch import floor_to
 
 log = logging.getLogger(__name__)
 
@@ -179,23 +179,12 @@ def run_backfill(
                 if stored and not replace:
                     outcome = "stored"
                 else:
-                    # A savepoint: when the window's events are gone (retention dropped
-                    # their partition), the delete is undone and the stored runs kept.
-                    replacing = session.begin_nested()
-                    if stored:
-                        session.execute(
-                            delete(DetectorRun).where(
-                                DetectorRun.monitor_id == monitor.id,
-                                DetectorRun.window_start == lo,
-                                DetectorRun.window_end == hi,
-                            )
-                        )
-                    runs = evaluate_window(session, monitor, spec, lo=lo, hi=hi, cache=cache)
-                    if stored and not runs:
-                        replacing.rollback()
+                    runs = replace_window(
+                        session, monitor, spec, lo=lo, hi=hi, stored=stored, cache=cache
+                    )
+                    if stored and not runs:  # the events are gone: the runs were kept
                         outcome = "stored"
                     else:
-                        replacing.commit()
                         outcome = "replaced" if stored else ("run" if runs else "empty")
         report.counts[outcome] = report.count(outcome) + 1
         report.runs.extend(runs)

@@ -20,7 +20,7 @@ events.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from detectors.sketches import Layout, Sketch, merge
 from monitor.db.models import BUCKET_SECONDS, BucketSketch, EventBucket, Monitor
+from monitor.epoch import floor_to
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(seconds=BUCKET_SECONDS)
 DAY_HOURS = 24
 DAY = HOUR * DAY_HOURS
@@ -45,11 +45,6 @@ K_DAY = 2_000
 EVENT_KEY = "('x' || left(md5(event_id), 16))::bit(64)::bigint"
 
 KeyArray = npt.NDArray[np.int64]
-
-
-def floor_to(t: datetime, step: timedelta) -> datetime:
-    """The start of the epoch-aligned step of length ``step`` holding ``t``."""
-    return EPOCH + ((t - EPOCH) // step) * step
 
 
 def is_bucketed(lo: datetime, hi: datetime) -> bool:

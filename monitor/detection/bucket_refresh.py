@@ -61,10 +61,10 @@ from monitor.detection.bucket_reads import (
     K_DAY,
     SAMPLE_KEY_BELOW,
     bottom_k,
-    floor_to,
     segment_keys,
 )
 from monitor.detection.window_data import Window
+from monitor.epoch import floor_to
 from monitor.layout import Layout
 
 # ``sketched`` of a bucket whose sketches must be rebuilt though its data did not change

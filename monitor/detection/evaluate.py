@@ -18,6 +18,7 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -238,15 +239,16 @@ def _sketch_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple
     if any(f not in profile.sketches for f in names):
         run.error = None
         return None
-    current = window_sketches(
-        inputs.session,
-        model_id=spec.model_id,
-        version=version,
-        segment=inputs.segment_name,
-        lo=inputs.lo,
-        hi=inputs.hi,
-        layouts={f: profile.sketches[f].layout for f in names},
-    )
+    # Which stored rows: this version and segment over the window, on the baseline's layouts.
+    stored: dict[str, Any] = {
+        "model_id": spec.model_id,
+        "version": version,
+        "segment": inputs.segment_name,
+        "lo": inputs.lo,
+        "hi": inputs.hi,
+        "layouts": {f: profile.sketches[f].layout for f in names},
+    }
+    current = window_sketches(inputs.session, **stored)
     run.n_reference = profile.n_rows  # the baseline's sketches hold all its rows
     run.n_current = max((s.n for s in current.values()), default=0)
     run.n_features_pending = max(events - run.n_current, 0)
@@ -258,17 +260,7 @@ def _sketch_drift(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple
         return ()
     p = spec.policy
     if any(m != "auto" and m not in SKETCH_METHODS for m in methods.values()):
-        sample = window_sample(
-            inputs.session,
-            model_id=spec.model_id,
-            version=version,
-            segment=inputs.segment_name,
-            lo=inputs.lo,
-            hi=inputs.hi,
-            features=names,
-            layouts={f: profile.sketches[f].layout for f in names},
-            k=K_DAY,
-        )
+        sample = window_sample(inputs.session, **stored, features=names, k=K_DAY)
         if min(len(sample.get(f, ())) for f in names) < MIN_EXACT_SAMPLE:
             return None
         reference = profile_reference(inputs.baseline(spec.baseline)[version])

@@ -34,7 +34,8 @@ from monitor.detection.bucket_refresh import refresh_buckets
 from monitor.detection.evaluate import RunSummary, evaluate_window
 from monitor.detection.spec import MonitorSpec
 from monitor.detection.window_data import RangeCache
-from monitor.detection.windows import earliest_start_after, floor_to, window_after
+from monitor.detection.windows import earliest_start_after, window_after
+from monitor.epoch import floor_to
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +126,15 @@ def replace_window(
     *,
     lo: datetime,
     hi: datetime,
+    stored: bool,
     cache: RangeCache | None = None,
-) -> tuple[bool, list[RunSummary]]:
-    """Evaluate ``[lo, hi)`` again: delete the monitor's stored runs of exactly that window
-    (their results and alert marks go with them) and evaluate it. When the window no
-    longer has events (retention dropped their partition) the stored runs are kept.
-    Returns whether runs were stored before, and the new runs."""
-    stored = window_stored(session, monitor, spec, lo=lo, hi=hi)
-    replacing = session.begin_nested()  # undone when the events are gone
+) -> list[RunSummary]:
+    """Evaluate ``[lo, hi)`` (again, when runs of it are ``stored``: their runs are deleted
+    first, with their results and alert marks). When the window no longer has events
+    (retention dropped their partition) the stored runs are kept and nothing is
+    returned. Returns the new runs."""
+    # A savepoint: when the window's events are gone, the delete is undone.
+    replacing = session.begin_nested()
     if stored:
         session.execute(
             delete(DetectorRun).where(
@@ -146,7 +148,7 @@ def replace_window(
         replacing.rollback()
     else:
         replacing.commit()
-    return stored, runs
+    return runs
 
 
 _BUCKET = timedelta(seconds=BUCKET_SECONDS)
@@ -201,7 +203,10 @@ def _step(
         hold_window(session)
         summaries: list[RunSummary] = []
         for lo, hi in windows_over(spec, bucket, monitor.checked_until):
-            summaries += replace_window(session, monitor, spec, lo=lo, hi=hi, cache=cache)[1]
+            stored = window_stored(session, monitor, spec, lo=lo, hi=hi)
+            summaries += replace_window(
+                session, monitor, spec, lo=lo, hi=hi, stored=stored, cache=cache
+            )
         log.info(
             "model=%s monitor=%s changed data in bucket %s: %d run(s) again",
             monitor.model_id,

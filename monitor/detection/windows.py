@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def floor_to(ts: datetime, size: timedelta) -> datetime:
-    return EPOCH + ((ts - EPOCH) // size) * size
+from monitor.epoch import floor_to
 
 
 def window_after(

@@ -33,6 +33,7 @@ from monitor.db.models import (
     QualityCount,
 )
 from monitor.db.partitions import PartitionManager
+from monitor.epoch import floor_to
 from monitor.events import FeatureLogEvent, LabelEvent, PredictionEvent
 from monitor.ingest.catalog import Fact, MappedFeatures, ModelCatalog, map_features
 
@@ -119,11 +120,8 @@ class WriteCounts:
         return WriteCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def _bucket(ts: datetime, size: timedelta = QUALITY_BUCKET) -> datetime:
-    return _EPOCH + ((ts - _EPOCH) // size) * size
+    return floor_to(ts, size)
 
 
 def _tally_key(

@@ -22,13 +22,13 @@ from monitor.detection.bucket_reads import (
     HOUR,
     K_DAY,
     SAMPLE_KEY_BELOW,
-    floor_to,
     is_bucketed,
     segment_keys,
     window_sample,
     window_sketches,
 )
 from monitor.detection.bucket_refresh import refresh_buckets
+from monitor.epoch import floor_to
 from monitor.resources import FeatureSchema, ModelDoc, register_model
 
 START = recent_start()

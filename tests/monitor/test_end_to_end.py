@@ -35,7 +35,7 @@ from sqlalchemy import Engine, text
 from monitor.alerting.notifiers.webhook import SIGNATURE_HEADER, verify_signature
 from monitor.config import Settings
 from monitor.demo.receiver import RecordingReceiver
-from monitor.detection.windows import floor_to
+from monitor.epoch import floor_to
 from monitor.ingest.topics import ensure_topics
 
 HOUR = timedelta(hours=1)
