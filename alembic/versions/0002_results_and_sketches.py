@@ -32,6 +32,7 @@ def upgrade() -> None:
         "detector_runs",
         sa.Column("segment", sa.String(length=200), server_default="", nullable=False),
     )
+    op.add_column("detector_runs", sa.Column("data_snapshot", sa.Text(), nullable=True))
     op.drop_constraint("uq_runs_window", "detector_runs", type_="unique")
     op.create_unique_constraint(
         "uq_runs_window",
@@ -99,10 +100,12 @@ def upgrade() -> None:
         ["model_id"],
         postgresql_where=sa.text("changes <> sketched"),
     )
+    # sketched = -1 (bucket_refresh.RESKETCH): the first refresh builds the sketches of
+    # the stored events without running their (already checked) windows again.
     op.execute(
-        "INSERT INTO event_buckets (model_id, model_version, bucket, events, changes) "
+        "INSERT INTO event_buckets (model_id, model_version, bucket, events, changes, sketched) "
         "SELECT model_id, model_version, "
-        "date_bin('1 hour', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00'), count(*), count(*) "
+        "date_bin('1 hour', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00'), count(*), count(*), -1 "
         "FROM predictions GROUP BY 1, 2, 3"
     )
     op.create_table(
@@ -147,14 +150,23 @@ def upgrade() -> None:
     )
     op.create_table(
         "window_reruns",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("monitor_id", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "txid",
+            sa.BigInteger(),
+            server_default=sa.text("(pg_current_xact_id()::text::bigint)"),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(["monitor_id"], ["monitors.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("monitor_id", "bucket"),
+        sa.PrimaryKeyConstraint("id"),
     )
+    op.create_index("ix_window_reruns_monitor", "window_reruns", ["monitor_id", "bucket"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_window_reruns_monitor", table_name="window_reruns")
     op.drop_table("window_reruns")
     op.drop_column("baselines", "sketches")
     op.drop_table("bucket_sketches")
@@ -198,4 +210,5 @@ def downgrade() -> None:
     op.execute("DELETE FROM detector_runs WHERE segment <> ''")
     op.drop_constraint("uq_runs_window", "detector_runs", type_="unique")
     op.create_unique_constraint("uq_runs_window", "detector_runs", _WINDOW_COLUMNS)
+    op.drop_column("detector_runs", "data_snapshot")
     op.drop_column("detector_runs", "segment")

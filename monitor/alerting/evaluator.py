@@ -19,7 +19,7 @@ from monitor.alerting.payload import alertmanager_v4, render
 from monitor.alerting.rules import RuleSpec
 from monitor.db.engine import make_sessionmaker
 from monitor.db.models import AlertEvaluation, AlertRule, AlertState, DetectorRun, Notification
-from monitor.detection.results import MISSING_SHARE
+from monitor.detection.results import DRIFT_SIGNALS, MISSING_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,12 @@ def _samples(spec: RuleSpec, run: DetectorRun) -> list[tuple[dict[str, str], flo
         v = spec.condition.value
         named = {"drifted": float(r.alert), "statistic": r.value}
         value = named[v] if v in named else getattr(r, v)
-        out.append(({**base, "feature": r.feature}, value))
+        labels = {**base, "feature": r.feature}
+        if run.signal not in DRIFT_SIGNALS:
+            # Several checks per feature (data quality: missing, range, unseen, ...): one
+            # alert instance each. Drift signals have one test per feature.
+            labels["metric"] = r.metric
+        out.append((labels, value))
     return out
 
 

@@ -222,6 +222,9 @@ class DetectorRun(Base):
     drift_share: Mapped[float | None] = mapped_column(Double)
     dataset_drift: Mapped[bool | None] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)
+    # The PostgreSQL snapshot (pg_snapshot as text) taken before the run read its data: a
+    # change queued by a refresh visible in it is already reflected (window_reruns).
+    data_snapshot: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     results: Mapped[list[Result]] = relationship(
@@ -358,14 +361,21 @@ class BucketSketch(Base):
 
 class WindowRerun(Base):
     """A bucket whose data changed, per monitor of its model: the monitor's windows over
-    it that were already checked are run again by the next worker holding the monitor."""
+    it that were already checked are run again by the next worker holding the monitor.
+
+    No unique (monitor, bucket): the refresh only inserts, so it never waits on a worker
+    that is deleting the same pair inside its window's transaction (holding, meanwhile,
+    the bucket rows ingest needs); the worker deletes the rows it read, by id."""
 
     __tablename__ = "window_reruns"
 
-    monitor_id: Mapped[int] = mapped_column(
-        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
-    )
-    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The refresh's transaction: runs whose data snapshot sees it need not run again.
+    txid: Mapped[int] = mapped_column(BigInteger, server_default=text(TXID_DEFAULT))
+
+    __table_args__ = (Index("ix_window_reruns_monitor", "monitor_id", "bucket"),)
 
 
 class Receiver(Base):

@@ -78,7 +78,8 @@ class PartitionManager:
         self.ensure(conn, starts)
 
     def drop_expired(self, conn: Connection, *, now: datetime, retention: timedelta) -> list[str]:
-        """Drop the month partitions that end before ``now - retention``."""
+        """Drop the month partitions that end before ``now - retention``, with the event
+        buckets and stored sketches of those months."""
         cutoff = now - retention
         with conn.begin():
             names = conn.scalars(
@@ -93,6 +94,13 @@ class PartitionManager:
                 if start is not None and next_month(start) <= cutoff:
                     conn.execute(text("SET LOCAL lock_timeout = '5s'"))
                     conn.execute(text(f'DROP TABLE "{name}"'))
+                    # Their buckets and sketches go with them, in the same transaction:
+                    # a window over gone events must find none (no run from leftovers).
+                    for table in ("event_buckets", "bucket_sketches"):
+                        conn.execute(
+                            text(f"DELETE FROM {table} WHERE bucket >= :lo AND bucket < :hi"),
+                            {"lo": start, "hi": next_month(start)},
+                        )
                     dropped.append(name)
                     self._known.discard(start)
         return dropped

@@ -40,14 +40,17 @@ ingest keeps dirtying the current hour.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+import psycopg
 from sqlalchemy import Engine, delete, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from detectors.sketches import Layout as SketchLayout
@@ -63,19 +66,25 @@ from monitor.detection.bucket_reads import (
     bottom_k,
     segment_keys,
 )
-from monitor.detection.window_data import Window
+from monitor.detection.window_data import Window, segment_name
 from monitor.epoch import floor_to
 from monitor.layout import Layout
+
+log = logging.getLogger(__name__)
 
 # ``sketched`` of a bucket whose sketches must be rebuilt though its data did not change
 # (a baseline, so a layout, was created, replaced or deleted; the segment keys changed):
 # rebuilt without queueing the windows over it, whose results do not depend on it.
 RESKETCH = -1
 
-# Values of one segment key sketched per bucket: the most frequent. A key with more values
-# (a user id used as a segment) would otherwise multiply the rows without bound; its rarer
-# values are still in segment ''.
+# Values of one segment key run per window (window_segments), and sketched per hour: the
+# most frequent. A key with more values (a user id used as a segment) would otherwise
+# multiply the rows without bound; its rarer values are still in segment ''. An hour keeps
+# four times as many, so that a value among a window's top 50 is cut from one of its hours
+# only when that hour has over 200 values of the key (a value cut so is missing that
+# hour's events in the window's check from sketches: logged by the refresh).
 MAX_SEGMENT_VALUES = 50
+BUCKET_SEGMENT_VALUES = 4 * MAX_SEGMENT_VALUES
 # ``key=value`` is stored in this many characters (bucket_sketches, detector_runs and
 # results ``segment``); a longer one gets no sketch (and no run), not a failed refresh.
 SEGMENT_NAME_MAX = 200
@@ -103,17 +112,6 @@ class _Version:
     segment_keys: tuple[str, ...]
 
 
-@dataclass
-class _Context:
-    versions: dict[tuple[str, str], _Version] = field(default_factory=dict)
-
-    def version(self, session: Session, model_id: str, version: str) -> _Version:
-        key = (model_id, version)
-        if key not in self.versions:
-            self.versions[key] = _load_version(session, model_id, version)
-        return self.versions[key]
-
-
 def _load_version(session: Session, model_id: str, version: str) -> _Version:
     schema = session.scalar(
         select(ModelVersion.feature_schema).where(
@@ -121,13 +119,12 @@ def _load_version(session: Session, model_id: str, version: str) -> _Version:
         )
     )
     layout = Layout.from_schema(schema or [])
-    # Only the layouts leave the database, not the profiles' samples (megabytes each).
+    # From baselines.sketches (kilobytes), not the profiles (megabytes of samples).
     rows = session.execute(
         text(
             "SELECT f.key, f.value -> 'layout' FROM baselines b "
-            "CROSS JOIN LATERAL jsonb_each(b.profile -> 'features') AS f(key, value) "
-            "WHERE b.model_id = :m AND b.model_version = :v AND f.value -> 'layout' IS NOT NULL "
-            "ORDER BY b.name, f.key"
+            "CROSS JOIN LATERAL jsonb_each(b.sketches) AS f(key, value) "
+            "WHERE b.model_id = :m AND b.model_version = :v ORDER BY b.name, f.key"
         ),
         {"m": model_id, "v": version},
     )
@@ -148,13 +145,20 @@ def _load_version(session: Session, model_id: str, version: str) -> _Version:
 def resketch(session: Session, model_id: str, model_version: str | None = None) -> None:
     """Have the next refresh rebuild the sketches of a model's (or one version's) buckets,
     in the caller's transaction: their layouts or segments changed."""
-    # Dirty buckets keep their value: rebuilt anyway, and their windows still run again.
-    query = "UPDATE event_buckets SET sketched = :r WHERE model_id = :m AND changes = sketched"
-    params: dict[str, Any] = {"r": RESKETCH, "m": model_id}
-    if model_version is not None:
-        query += " AND model_version = :v"
-        params["v"] = model_version
-    session.execute(text(query), params)
+    # Every bucket of the version, locked in ingest's order (no deadlock with it); one a
+    # refresh is rebuilding on the old layouts is waited for, then marked. A dirty bucket
+    # keeps its value: rebuilt anyway, and the windows over it still run again.
+    where = "model_id = :m" + (" AND model_version = :v" if model_version is not None else "")
+    params: dict[str, Any] = {"r": RESKETCH, "m": model_id, "v": model_version}
+    session.execute(
+        text(
+            "UPDATE event_buckets SET sketched = CASE WHEN changes = sketched THEN :r "
+            "ELSE sketched END WHERE (model_id, model_version, bucket) IN (SELECT model_id, "
+            f"model_version, bucket FROM event_buckets WHERE {where} "
+            "ORDER BY model_version, bucket FOR UPDATE)"
+        ),
+        params,
+    )
 
 
 def refresh_buckets(
@@ -169,37 +173,55 @@ def refresh_buckets(
     given), at most ``max_buckets``, one transaction per model version and day. Returns
     when none is left in the selection that no other worker holds."""
     counts = RefreshCounts()
-    context = _Context()
     after: tuple[str, str, datetime] | None = None
     while max_buckets is None or counts.buckets < max_buckets:
-        with Session(engine) as session, session.begin():
-            first = _next_dirty(session, model_id=model_id, lo=lo, hi=hi, after=after)
-            if first is None:
-                break
-            m, v, start = first
-            end = floor_to(start, DAY) + DAY
-            if hi is not None:
-                end = min(end, hi)
-            limit = None if max_buckets is None else max_buckets - counts.buckets
-            claimed = _claim(session, m, v, start=start, end=end, limit=limit)
-            after = (m, v, claimed[-1][0] if claimed else start)
-            if not claimed:
-                continue  # another worker refreshed them while this one waited
-            ctx = context.version(session, m, v)
-            for bucket, changes, sketched in claimed:
-                _refresh_one(
-                    session,
-                    ctx,
-                    m,
-                    v,
-                    bucket=bucket,
-                    changes=changes,
-                    rerun=sketched != RESKETCH,
-                    counts=counts,
-                )
-            _rebuild_day(session, ctx, m, v, floor_to(start, DAY))
-            counts.days += 1
+        try:
+            with Session(engine) as session, session.begin():
+                first = _next_dirty(session, model_id=model_id, lo=lo, hi=hi, after=after)
+                if first is None:
+                    break
+                m, v, start = first
+                end = floor_to(start, DAY) + DAY
+                if hi is not None:
+                    end = min(end, hi)
+                limit = None if max_buckets is None else max_buckets - counts.buckets
+                claimed = _claim(session, m, v, start=start, end=end, limit=limit)
+                after = (m, v, claimed[-1][0] if claimed else start)
+                if not claimed:
+                    continue  # another worker refreshed them while this one waited
+                _refresh_day(session, m, v, claimed, counts)
+        except (SQLAlchemyError, psycopg.Error):
+            raise
+        except Exception:
+            # One version's odd data or layout must not stop the other sketches: its
+            # buckets stay dirty, so its windows read their rows, and the log says why.
+            log.exception("sketches of %s not refreshed (the day's transaction rolled back)", after)
     return counts
+
+
+def _refresh_day(
+    session: Session,
+    model_id: str,
+    version: str,
+    claimed: list[tuple[datetime, int, int]],
+    counts: RefreshCounts,
+) -> None:
+    # Read after the bucket locks, in this transaction: a baseline saved since the last
+    # one (resketch waits for these locks) is built on.
+    ctx = _load_version(session, model_id, version)
+    for bucket, changes, sketched in claimed:
+        _refresh_one(
+            session,
+            ctx,
+            model_id,
+            version,
+            bucket=bucket,
+            changes=changes,
+            rerun=sketched != RESKETCH,
+            counts=counts,
+        )
+    _rebuild_day(session, ctx, model_id, version, floor_to(claimed[0][0], DAY))
+    counts.days += 1
 
 
 def _next_dirty(
@@ -298,8 +320,7 @@ def _refresh_one(
         session.execute(
             text(
                 "INSERT INTO window_reruns (monitor_id, bucket) "
-                "SELECT id, :b FROM monitors WHERE model_id = :m AND enabled "
-                "ON CONFLICT DO NOTHING"
+                "SELECT id, :b FROM monitors WHERE model_id = :m AND enabled"
             ),
             {"b": bucket, "m": model_id},
         )
@@ -335,13 +356,25 @@ def _segments(ctx: _Version, rows: Sequence[Any]) -> list[tuple[str, np.ndarray[
     for i, key in enumerate(ctx.segment_keys):
         values = np.array([r[3 + i] for r in rows], dtype=object)
         tally = Counter(v for v in values.tolist() if v is not None)
-        top = sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:MAX_SEGMENT_VALUES]
+        if len(tally) > BUCKET_SEGMENT_VALUES:
+            log.warning(
+                "segment key %r has %d values in one hour: only the %d most frequent get "
+                "sketches (a high-cardinality key is not a segment)",
+                key,
+                len(tally),
+                BUCKET_SEGMENT_VALUES,
+            )
         out.extend(
-            (f"{key}={value}", values == value)
-            for value, _ in top
-            if len(key) + 1 + len(value) <= SEGMENT_NAME_MAX
+            (segment_name((key, value)), values == value)
+            for value, _ in top_values(tally, BUCKET_SEGMENT_VALUES)
+            if len(segment_name((key, value))) <= SEGMENT_NAME_MAX
         )
     return out
+
+
+def top_values(tally: Mapping[str, int], limit: int) -> list[tuple[str, int]]:
+    """The ``limit`` most frequent values of a segment key, ties by value."""
+    return sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
 
 def _sketch_rows(ctx: _Version, rows: list[Any]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -311,6 +311,8 @@ def _run_window(
     hi: datetime,
     cache: RangeCache | None = None,
 ) -> list[RunSummary]:
+    # Before any read: a refresh committed and visible in it is reflected in this window.
+    snapshot = session.scalar(text("SELECT pg_current_snapshot()::text"))
     versions: dict[str, tuple[int, bool | None]]
     windows = None
     if is_bucketed(lo, hi):
@@ -337,6 +339,7 @@ def _run_window(
         versions=versions,
         layouts=layouts,
         cache={} if cache is None else cache,
+        data_snapshot=snapshot,
         _windows=windows,
     )
     # The whole traffic, then each segment of the spec's keys with events in the window.
@@ -364,6 +367,7 @@ def _run_signal(inputs: SignalInputs, monitor: Monitor, signal: str, version: st
         n_reference=0,
         n_labelled=inputs.labelled(version),
         n_features_pending=0,
+        data_snapshot=inputs.data_snapshot,
         started_at=datetime.now(UTC),
     )
     try:

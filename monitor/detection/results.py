@@ -5,8 +5,8 @@ the run's labels copied (model, version, segment, signal, window) so that a Graf
 panel or an alert rule reads one table without a join.
 
 New results are followed by a cursor, not by polling everything: each row carries the id
-of the transaction that wrote it (``txid``). Ids are handed out when a transaction
-begins, not when it commits, so a reader that took every row above its last id could
+of the transaction that wrote it (``txid``). Ids are handed out at a transaction's first
+write, not when it commits, so a reader that took every row above its last id could
 skip one committed later with a smaller id. :func:`read_results` therefore returns only
 rows of transactions older than every transaction still running (the snapshot's
 ``xmin``): those are all committed or gone, nothing can appear below the cursor later.
@@ -28,6 +28,8 @@ from monitor.db.models import DetectorRun, Result
 # missing values (None, NaN, +-inf), lower/upper unused.
 MISSING_SHARE = "missing_share"
 DRIFT_SHARE = "drift_share"
+# Signals whose per-feature rows are one drift test each (plus the null-rate detail).
+DRIFT_SIGNALS = frozenset({"data_drift", "skew", "prediction_drift", "target_drift"})
 
 
 def _finite(value: object) -> object:

@@ -21,7 +21,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 from sqlalchemy import Engine, delete, func, select, text
@@ -29,7 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from monitor.db.engine import make_sessionmaker
-from monitor.db.models import BUCKET_SECONDS, DetectorRun, Monitor, Prediction, WindowRerun
+from monitor.db.models import DetectorRun, Monitor, Prediction, WindowRerun
+from monitor.detection.bucket_reads import HOUR
 from monitor.detection.bucket_refresh import refresh_buckets
 from monitor.detection.evaluate import RunSummary, evaluate_window
 from monitor.detection.spec import MonitorSpec
@@ -151,62 +152,83 @@ def replace_window(
     return runs
 
 
-_BUCKET = timedelta(seconds=BUCKET_SECONDS)
-
-
-def windows_over(
-    spec: MonitorSpec, bucket: datetime, checked_until: datetime
-) -> list[tuple[datetime, datetime]]:
-    """The monitor's windows, ending at or before ``checked_until``, that overlap the
-    bucket ``[bucket, bucket + 1h)``: those a change in the bucket makes stale."""
+def windows_over(spec: MonitorSpec, bucket: datetime) -> list[tuple[datetime, datetime]]:
+    """The monitor's windows whose result a change in the bucket ``[bucket, bucket + 1h)``
+    can alter: those holding it, and with a ``previous_window`` reference those whose
+    reference (the window before) holds it."""
     size, step = spec.window_size, spec.step_size
+    reach = 2 * size if spec.reference == "previous_window" else size
     end = floor_to(bucket, step) + step  # the first window end after the bucket's start
     out = []
-    while end <= checked_until and end - size < bucket + _BUCKET:
+    while end - reach < bucket + HOUR:
         out.append((end - size, end))
         end += step
     return out
 
 
-def _pop_rerun(session: Session, monitor: Monitor) -> datetime | None:
-    """Take the oldest changed bucket (late events, features or labels) of a claimed
-    monitor that lies under windows it already checked; changes past ``checked_until``
-    are dropped, as the windows over them have not been evaluated yet."""
-    stale = WindowRerun.monitor_id == monitor.id
-    if monitor.checked_until is not None:
-        stale &= WindowRerun.bucket >= monitor.checked_until
-    session.execute(delete(WindowRerun).where(stale))
-    if monitor.checked_until is None:
-        return None
-    return session.scalar(
-        delete(WindowRerun)
-        .where(
-            WindowRerun.monitor_id == monitor.id,
-            WindowRerun.bucket
-            == select(func.min(WindowRerun.bucket))
-            .where(WindowRerun.monitor_id == monitor.id)
-            .scalar_subquery(),
+def _pop_rerun(session: Session, monitor: Monitor) -> tuple[datetime, int] | None:
+    """Take the oldest changed bucket (late events, features or labels) queued for a
+    claimed monitor, and the latest refresh that queued it (its transaction id): its rows
+    are deleted by id, so a refresh queueing the same bucket again meanwhile is kept (and
+    runs the windows once more)."""
+    oldest = (
+        select(func.min(WindowRerun.bucket))
+        .where(WindowRerun.monitor_id == monitor.id)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(WindowRerun.id, WindowRerun.bucket, WindowRerun.txid).where(
+            WindowRerun.monitor_id == monitor.id, WindowRerun.bucket == oldest
         )
-        .returning(WindowRerun.bucket)
+    ).all()
+    if not rows:
+        return None
+    session.execute(delete(WindowRerun).where(WindowRerun.id.in_([r.id for r in rows])))
+    return rows[0].bucket, max(r.txid for r in rows)
+
+
+def _reflects(session: Session, monitor: Monitor, *, lo: datetime, hi: datetime, txid: int) -> bool:
+    """Whether the window has runs and every one read its data after the refresh
+    ``txid`` had committed (it is visible in the run's data snapshot): running it again
+    would change nothing. A refresh queues the bucket it builds even when the window
+    over it has not been evaluated yet, or is being evaluated, by another worker or a
+    backfill; this keeps those from running twice."""
+    return bool(
+        session.scalar(
+            text(
+                "SELECT count(*) > 0 AND bool_and(coalesce(pg_visible_in_snapshot("
+                "CAST(CAST(:t AS text) AS xid8), CAST(data_snapshot AS pg_snapshot)), false)) "
+                "FROM detector_runs WHERE monitor_id = :m AND window_start = :lo "
+                "AND window_end = :hi"
+            ),
+            {"t": txid, "m": monitor.id, "lo": lo, "hi": hi},
+        )
     )
 
 
-def _step(
-    session: Session, monitor: Monitor, spec: MonitorSpec, *, now: datetime, cache: RangeCache
-) -> list[RunSummary] | None:
-    """One step of a claimed monitor, in the caller's transaction: the checked windows
-    over its oldest changed bucket run again, or else its next due window is run and
-    ``checked_until`` moves past it. None: neither is there."""
-    bucket = _pop_rerun(session, monitor)
-    if bucket is not None:
-        assert monitor.checked_until is not None  # _pop_rerun returns None then
-        hold_window(session)
-        summaries: list[RunSummary] = []
-        for lo, hi in windows_over(spec, bucket, monitor.checked_until):
-            stored = window_stored(session, monitor, spec, lo=lo, hi=hi)
+def _rerun(
+    session: Session,
+    monitor: Monitor,
+    spec: MonitorSpec,
+    *,
+    bucket: datetime,
+    txid: int,
+    cache: RangeCache,
+) -> list[RunSummary]:
+    """Run again the windows a changed bucket alters that are already stored: those the
+    worker checked (up to ``checked_until``, even if they had no event then) and those a
+    backfill stored ahead of it, unless their runs already saw the change. A window still
+    to come reads the new data anyway."""
+    hold_window(session)
+    summaries: list[RunSummary] = []
+    for lo, hi in windows_over(spec, bucket):
+        checked = monitor.checked_until is not None and hi <= monitor.checked_until
+        stored = window_stored(session, monitor, spec, lo=lo, hi=hi)
+        if (checked or stored) and not _reflects(session, monitor, lo=lo, hi=hi, txid=txid):
             summaries += replace_window(
                 session, monitor, spec, lo=lo, hi=hi, stored=stored, cache=cache
             )
+    if summaries:
         log.info(
             "model=%s monitor=%s changed data in bucket %s: %d run(s) again",
             monitor.model_id,
@@ -214,14 +236,26 @@ def _step(
             bucket.isoformat(),
             len(summaries),
         )
-        return summaries
+    return summaries
+
+
+def _step(
+    session: Session, monitor: Monitor, spec: MonitorSpec, *, now: datetime, cache: RangeCache
+) -> list[RunSummary] | None:
+    """One step of a claimed monitor, in the caller's transaction: the stored windows
+    over its oldest changed bucket run again, or else its next due window is run and
+    ``checked_until`` moves past it. None: neither is there."""
+    queued = _pop_rerun(session, monitor)
+    if queued is not None:
+        bucket, txid = queued
+        return _rerun(session, monitor, spec, bucket=bucket, txid=txid, cache=cache)
     window = _next_window(session, monitor, spec, now)
     if window is None:
         return None
     lo, hi = window
     hold_window(session)
     if window_stored(session, monitor, spec, lo=lo, hi=hi):
-        summaries = []  # backfilled ahead of the cursor: not run twice
+        summaries: list[RunSummary] = []  # backfilled ahead of the cursor: not run twice
     else:
         summaries = evaluate_window(session, monitor, spec, lo=lo, hi=hi, cache=cache)
     monitor.checked_until = hi
@@ -252,7 +286,7 @@ def run_due(
     # them, and the changed buckets under windows already checked queue those windows
     # again. The open hour is left alone: no window over it is due, and rebuilding it on
     # every pass while events stream in would be wasted.
-    refresh_buckets(engine, hi=floor_to(now, _BUCKET))
+    refresh_buckets(engine, hi=floor_to(now, HOUR))
     sessions = make_sessionmaker(engine)
     cache: RangeCache = {}
     done: dict[int, int] = defaultdict(int)  # windows run per monitor in this call

@@ -53,6 +53,8 @@ class SignalInputs:
     versions: dict[str, tuple[int, bool | None]]
     layouts: dict[str, Layout]
     cache: RangeCache
+    # The snapshot taken before the window's data was read (DetectorRun.data_snapshot).
+    data_snapshot: str | None = None
     # None: all traffic; else the events whose segment map has key: value.
     segment: Segment | None = None
     _windows: dict[str, Window] | None = None

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from monitor.detection.bucket_reads import segment_keys, window_segment_events
-from monitor.detection.bucket_refresh import MAX_SEGMENT_VALUES, SEGMENT_NAME_MAX
+from monitor.detection.bucket_refresh import MAX_SEGMENT_VALUES, SEGMENT_NAME_MAX, top_values
 from monitor.detection.spec import MonitorSpec
 from monitor.detection.window_data import Segment, segment_name
 
@@ -96,8 +96,7 @@ def window_segments(
         chosen: dict[str, dict[str, tuple[int, bool]]] = {}
         for version in sorted(versions):
             tally = counts.get((version, key), {})
-            top = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
-            for value, n in top[:MAX_SEGMENT_VALUES]:
+            for value, n in top_values(tally, MAX_SEGMENT_VALUES):
                 if len(segment_name((key, value))) > SEGMENT_NAME_MAX:
                     log.warning(
                         "model=%s segment %s=%.40s... is longer than %d characters: not run",

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from monitor.config import load_settings
 from monitor.db.models import DetectorRun
+from monitor.db.partitions import PartitionManager
+from monitor.detection.backfill import plan_backfill, run_backfill
 from monitor.detection.runner import run_due, windows_over
 from monitor.detection.spec import MonitorSpec
 
@@ -74,11 +76,49 @@ def test_a_late_label_runs_its_window_again(db: Engine) -> None:
 def test_windows_over_a_bucket() -> None:
     tumbling = MonitorSpec(model_id=MODEL, window="1h")
     daily = MonitorSpec(model_id=MODEL, window="1d", step="6h")
-    assert windows_over(tumbling, START + HOUR, START + 5 * HOUR) == [
-        (START + HOUR, START + 2 * HOUR)
-    ]
-    assert windows_over(tumbling, START + 5 * HOUR, START + 5 * HOUR) == []
+    day_over_day = MonitorSpec(model_id=MODEL, window="1h", reference="previous_window")
+    assert windows_over(tumbling, START + HOUR) == [(START + HOUR, START + 2 * HOUR)]
     # 1-day windows every 6 hours: those ending at +6h, +12h, +18h and +24h hold 05:00.
-    assert windows_over(daily, START + 5 * HOUR, START + 2 * 24 * HOUR) == [
+    assert windows_over(daily, START + 5 * HOUR) == [
         (START + k * 6 * HOUR - 24 * HOUR, START + k * 6 * HOUR) for k in (1, 2, 3, 4)
     ]
+    # Compared with the window before: the next window's reference holds the bucket too.
+    assert windows_over(day_over_day, START + HOUR) == [
+        (START + HOUR, START + 2 * HOUR),
+        (START + 2 * HOUR, START + 3 * HOUR),
+    ]
+
+
+def test_late_events_rerun_a_window_backfilled_ahead_of_the_worker(db: Engine) -> None:
+    register(db, min_rows=50)
+    rng = np.random.default_rng(9)
+    store(db, events(START, 200, rng=rng, prefix="a"))
+    store(db, events(START + 5 * HOUR, 200, rng=rng, prefix="b"))
+    run_backfill(db, plan_backfill(db, model_id=MODEL, start=START + 5 * HOUR, end=LATER))
+    with Session(db) as s, s.begin():  # the worker has checked only the first hour
+        s.execute(text("UPDATE monitors SET checked_until = :t"), {"t": START + HOUR})
+        s.execute(text("DELETE FROM window_reruns"))
+    store(db, events(START + 5 * HOUR, 300, rng=rng, prefix="late", shift=True))
+    again = run_due(db, now=LATER)
+    assert (START + 5 * HOUR, 500) in [(r.window_start, r.n_current) for r in again]
+    assert _runs(db)[START + 5 * HOUR][:2] == ("ok", 500)
+
+
+def test_retention_drops_the_buckets_and_sketches_of_dropped_months(db: Engine) -> None:
+    register(db, min_rows=50)
+    store(db, events(START, 200, rng=np.random.default_rng(4), prefix="r"))
+    run_due(db, now=LATER)
+    with db.connect() as conn:
+        dropped = PartitionManager().drop_expired(
+            conn, now=START + timedelta(days=400), retention=timedelta(days=30)
+        )
+        assert dropped
+        for table in ("predictions", "event_buckets", "bucket_sketches"):
+            assert conn.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+    # The runs of the gone events are kept: a replacing backfill finds nothing to run.
+    before = _runs(db)
+    report = run_backfill(
+        db, plan_backfill(db, model_id=MODEL, start=START, end=LATER), replace=True
+    )
+    assert report.count("run") == report.count("replaced") == 0
+    assert _runs(db) == before
