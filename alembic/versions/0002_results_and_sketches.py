@@ -33,6 +33,10 @@ def upgrade() -> None:
         sa.Column("segment", sa.String(length=200), server_default="", nullable=False),
     )
     op.add_column("detector_runs", sa.Column("data_snapshot", sa.Text(), nullable=True))
+    op.add_column(
+        "alert_states",
+        sa.Column("evaluated_until", sa.DateTime(timezone=True), nullable=True),
+    )
     op.drop_constraint("uq_runs_window", "detector_runs", type_="unique")
     op.create_unique_constraint(
         "uq_runs_window",
@@ -210,5 +214,6 @@ def downgrade() -> None:
     op.execute("DELETE FROM detector_runs WHERE segment <> ''")
     op.drop_constraint("uq_runs_window", "detector_runs", type_="unique")
     op.create_unique_constraint("uq_runs_window", "detector_runs", _WINDOW_COLUMNS)
+    op.drop_column("alert_states", "evaluated_until")
     op.drop_column("detector_runs", "data_snapshot")
     op.drop_column("detector_runs", "segment")

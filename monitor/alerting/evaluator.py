@@ -100,6 +100,15 @@ def _evaluate_rule(session: Session, rule: AlertRule, now: datetime) -> list[Ale
             labels = {"alertname": spec.name, **sample_labels, **spec.labels}
             fp = fingerprint(labels)
             row = session.get(AlertState, fp)
+            if (
+                row is not None
+                and row.evaluated_until is not None
+                and run.window_end <= row.evaluated_until
+            ):
+                # A window run again (late events or labels) after later ones were
+                # stepped on: the state has moved past it, and counting it again would
+                # count one window twice. (Issue 7 is to take its new verdict into account.)
+                continue
             new, transition = step(
                 _load(row),
                 breached=spec.condition.holds(value),
@@ -119,6 +128,7 @@ def _evaluate_rule(session: Session, rule: AlertRule, now: datetime) -> list[Ale
                 new.resolved_at,
             )
             row.annotations, row.value, row.updated_at = annotations, value, now
+            row.evaluated_until = run.window_end
             if transition is None:
                 continue
             session.add(

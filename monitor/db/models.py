@@ -434,6 +434,9 @@ class AlertState(Base):
     active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The end of the latest window the state stepped on: a run of that window or an
+    # earlier one (a window run again for late data) does not step it a second time.
+    evaluated_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (

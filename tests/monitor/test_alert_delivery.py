@@ -19,7 +19,7 @@ from monitor.alerting.dispatch import deliver_due
 from monitor.alerting.evaluator import evaluate_rules
 from monitor.alerting.notifiers.webhook import SIGNATURE_HEADER, sign, verify_signature
 from monitor.alerting.rules import Condition, RuleSpec
-from monitor.db.models import Notification
+from monitor.db.models import AlertState, Notification
 from monitor.demo.receiver import RecordingReceiver
 from monitor.detection.runner import run_due
 from monitor.resources import ReceiverDoc, upsert_receiver, upsert_rule
@@ -151,3 +151,21 @@ def test_invalid_rules_are_refused(spec: dict[str, object], needle: str) -> None
     base: dict[str, object] = {"name": "R", "condition": {"value": "drifted"}, "receiver": "x"}
     with pytest.raises(ValueError, match=needle):
         RuleSpec.model_validate({**base, **spec})
+
+
+def test_a_window_run_again_for_late_data_does_not_step_an_alert_twice(db: Engine) -> None:
+    seed_runs(db, [False, True, True, False])
+    add_rule(db, "http://127.0.0.1:9/unused")
+    assert [e.status for e in evaluate_rules(db)] == ["firing", "resolved"]
+    # Late shifted events make the (resolved) last window drift again, then the first.
+    rng = np.random.default_rng(5)
+    for hour in (3, 0):
+        store(db, events(START + hour * HOUR, 600, rng=rng, shift=True, prefix=f"late{hour}"))
+        rerun = run_due(db, now=START + 6 * HOUR)
+        assert [r.window_start for r in rerun] == [START + hour * HOUR]
+    # The last window's new run is a window the state already stepped on: no second
+    # count (nor a fire on it); the first window is older still.
+    assert evaluate_rules(db) == []
+    with Session(db) as session:
+        (state,) = session.scalars(select(AlertState)).all()
+    assert (state.state, state.evaluated_until) == ("resolved", START + 4 * HOUR)
