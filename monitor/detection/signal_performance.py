@@ -107,6 +107,44 @@ def _classes(inputs: SignalInputs, version: str, *sides: Outputs) -> tuple[list[
     return classes, ""
 
 
+def _judged(
+    run: DetectorRun,
+    settings: PerformanceSettings,
+    name: str,
+    *,
+    value: float,
+    interval: tuple[float | None, float | None],
+    reference: float | None,
+    change: float | None,
+    n_reference: int | None,
+    n_current: int,
+) -> Result:
+    """A metric's row, judged against the bound the settings give it (from ``reference``
+    for ``max_drop``): the same rule for measured and estimated performance."""
+    threshold = bound(name, settings, reference)
+    return result_row(
+        run,
+        metric=name,
+        value=value,
+        lower=interval[0],
+        upper=interval[1],
+        threshold=threshold,
+        effect_size=change,
+        alert=worse(name, value, threshold),
+        n_reference=n_reference,
+        n_current=n_current,
+    )
+
+
+def _finish(run: DetectorRun, rows: list[Result]) -> tuple[str, ...]:
+    """Store the rows on an ``ok`` run; what alerted, for the run's summary."""
+    alerts = tuple(r.metric for r in rows if r.alert)
+    run.status = "ok"
+    run.dataset_drift = bool(alerts)
+    run.results = rows
+    return alerts
+
+
 def run_performance(inputs: SignalInputs, version: str, run: DetectorRun) -> tuple[str, ...]:
     spec = inputs.spec
     settings = spec.performance
@@ -130,7 +168,6 @@ def run_performance(inputs: SignalInputs, version: str, run: DetectorRun) -> tup
     current = _measure(cur, task=inputs.task, classes=classes)
     reference = _measure(ref, task=inputs.task, classes=classes) if ref is not None else None
     rows: list[Result] = []
-    alerts: list[str] = []
     for name in metrics:
         if name not in current.names:  # a score metric of a model that logs no scores
             rows.append(result_row(run, metric=name, alert=False, n_current=0))
@@ -138,20 +175,15 @@ def run_performance(inputs: SignalInputs, version: str, run: DetectorRun) -> tup
         m = current.metric(name)
         known = reference is not None and name in reference.names
         ref_value = reference.metric(name).value if reference is not None and known else None
-        threshold = bound(name, settings, ref_value)
-        alert = worse(name, m.value, threshold)
-        if alert:
-            alerts.append(name)
         rows.append(
-            result_row(
+            _judged(
                 run,
-                metric=name,
+                settings,
+                name,
                 value=m.value,
-                lower=m.lower,
-                upper=m.upper,
-                threshold=threshold,
-                effect_size=m.value - ref_value if ref_value is not None else None,
-                alert=alert,
+                interval=(m.lower, m.upper),
+                reference=ref_value,
+                change=m.value - ref_value if ref_value is not None else None,
                 n_reference=run.n_reference if ref is not None else None,
                 n_current=m.n,
             )
@@ -165,10 +197,7 @@ def run_performance(inputs: SignalInputs, version: str, run: DetectorRun) -> tup
             n_current=n_labelled,
         )
     )
-    run.status = "ok"
-    run.dataset_drift = bool(alerts)
-    run.results = rows
-    return tuple(alerts)
+    return _finish(run, rows)
 
 
 def run_estimated_performance(
@@ -215,29 +244,20 @@ def run_estimated_performance(
     )
     estimate = estimator.estimate(cur_scores)
     names = [m for m in settings.metrics_for(inputs.task) if m in ESTIMATED_METRICS]
-    rows: list[Result] = []
-    alerts: list[str] = []
+    rows = []
     for name in names:
         e = estimate.by_metric(name)
-        threshold = bound(name, settings, e.reference)
-        alert = worse(name, e.value, threshold)
-        if alert:
-            alerts.append(name)
         rows.append(
-            result_row(
+            _judged(
                 run,
-                metric=name,
+                settings,
+                name,
                 value=e.value,
-                lower=e.lower,
-                upper=e.upper,
-                threshold=threshold,
-                effect_size=e.change,
-                alert=alert,
+                interval=(e.lower, e.upper),
+                reference=e.reference,
+                change=e.change,
                 n_reference=run.n_reference,
                 n_current=estimate.n,
             )
         )
-    run.status = "ok"
-    run.dataset_drift = bool(alerts)
-    run.results = rows
-    return tuple(alerts)
+    return _finish(run, rows)
