@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,10 +15,13 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from monitor.config import ConfigError, Settings, load_settings
+from monitor.cli_alerting import alerts_app, retraining_app, rules_app, silences_app
+from monitor.cli_support import console
+from monitor.cli_support import settings as _settings
+from monitor.cli_support import stop_on_signals as _stop_on_signals
+from monitor.cli_support import when as _when
 
 app = typer.Typer(help="Driftwarden: model monitoring and drift detection.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -36,29 +38,10 @@ app.add_typer(monitors_app, name="monitors")
 app.add_typer(services_app, name="services")
 app.add_typer(topics_app, name="topics")
 app.add_typer(dead_letters_app, name="dead-letters")
-
-console = Console()
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-
-
-def _stop_on_signals() -> threading.Event:
-    """SIGTERM/SIGINT set the event; loops finish their current batch and exit."""
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        logging.getLogger("driftwarden").info("signal %d: stopping after this batch", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stop
+app.add_typer(rules_app, name="rules")
+app.add_typer(silences_app, name="silences")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(retraining_app, name="retraining")
 
 
 @app.callback()
@@ -142,21 +125,6 @@ class _BaselineProgress:
 
     def progress(self, number: int, done: int) -> None:
         self._progress.update(self._tasks[number], completed=done)
-
-
-def _when(option: str, value: str) -> Any:
-    """An ISO 8601 time (UTC when it has no offset); exit 2 naming the option otherwise."""
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        console.print(
-            f"[red]error:[/red] {option}={value!r} is not an ISO 8601 time "
-            "(e.g. 2026-11-01 or 2026-11-01T00:00:00+00:00)"
-        )
-        raise typer.Exit(2) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @baseline_app.command("create")
@@ -702,25 +670,33 @@ def backfill(  # typer passes options by keyword
 
 @app.command("alert")
 def alert(
-    once: Annotated[bool, typer.Option(help="Evaluate and deliver once and exit.")] = False,
-    interval: float = 15.0,
+    once: Annotated[bool, typer.Option(help="One cycle, then exit.")] = False,
+    interval: Annotated[
+        float | None, typer.Option(help="Seconds between cycles (default: settings)")
+    ] = None,
 ) -> None:
-    """Evaluate rules on new results and deliver notifications from the outbox."""
+    """Evaluate rules on new results, flush alert groups, deliver notifications."""
     import httpx  # noqa: PLC0415
 
-    from monitor.alerting.dispatch import deliver_due  # noqa: PLC0415
-    from monitor.alerting.evaluator import evaluate_rules  # noqa: PLC0415
+    from monitor.alerting.alerter import run_cycle  # noqa: PLC0415
     from monitor.db.engine import make_engine  # noqa: PLC0415
 
-    engine = make_engine(_settings())
+    settings = _settings()
+    engine = make_engine(settings)
     stop = _stop_on_signals()
     with httpx.Client(timeout=10) as client:
         while True:
-            for a in evaluate_rules(engine):
-                console.print(f"{a.rule} {a.status} {a.labels}")
-            for d in deliver_due(engine, client):
+            report = run_cycle(
+                engine,
+                client,
+                external_url=settings.external_url,
+                dashboard_url=settings.dashboard_url,
+            )
+            for a in report.events:
+                console.print(f"{a.rule} {a.status} {a.labels}", highlight=False, markup=False)
+            for d in report.deliveries:
                 console.print(f"notification {d.notification_id} -> {d.receiver}: {d.status}")
-            if once or stop.wait(interval):
+            if once or stop.wait(interval or settings.alert_interval_s):
                 break
     engine.dispose()
 

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     # Back-off after a failed database write before the batch is replayed.
     retry_backoff_initial_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=30.0, gt=0)
+    # Alerting. external_url: where this Driftwarden's API is reached (Alertmanager's
+    # externalURL; retraining callbacks point to it). dashboard_url: a Grafana dashboard
+    # URL for an alert's generatorURL link; {model} and {version} are filled in.
+    external_url: str = ""
+    dashboard_url: str = ""
+    # How often `driftwarden alert` evaluates new results, flushes groups and delivers.
+    alert_interval_s: float = Field(default=15.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -1,25 +1,24 @@
-"""Create or update models, monitors, receivers and rules (used by the CLI, demo, tests).
+"""Create or update models and monitors (used by the CLI, demo, tests).
 
 ``apply_document`` accepts the YAML/JSON documents of ``driftwarden apply -f``::
 
     kind: Model       {model_id, task_type, version, features: [{name, kind}]}
     kind: Monitor     {name, spec: MonitorSpec}
-    kind: Receiver    {name, type: webhook, url, secret}
-    kind: Rule        RuleSpec
+
+Receivers and alert rules live in the alerting config file (``rules.yaml``, applied by
+``driftwarden rules apply``), with the route tree that connects them.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from monitor.alerting.rules import RuleSpec
-from monitor.db.models import AlertRule, Model, ModelVersion, Monitor, Receiver
+from monitor.db.models import Model, ModelVersion, Monitor
 from monitor.detection.bucket_reads import segment_keys
 from monitor.detection.bucket_refresh import resketch
 from monitor.detection.spec import MonitorSpec
@@ -49,26 +48,6 @@ class MonitorDoc(BaseModel):
 
     name: str = Field(min_length=1)
     spec: MonitorSpec
-
-
-class ReceiverDoc(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    type: Literal["webhook"] = "webhook"
-    url: str
-    secret: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a valid URL: {exc}") from None
-        if url.scheme not in {"http", "https"} or not url.host:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
 
 
 class ResourceError(ValueError):
@@ -118,30 +97,6 @@ def upsert_monitor(session: Session, doc: MonitorDoc) -> None:
             resketch(session, model_id)
 
 
-def upsert_receiver(session: Session, doc: ReceiverDoc) -> None:
-    config: dict[str, Any] = {"url": doc.url}
-    if doc.secret:
-        config["secret"] = doc.secret
-    stmt = insert(Receiver).values(name=doc.name, kind=doc.type, config=config)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Receiver.name],
-            set_={"kind": stmt.excluded.kind, "config": stmt.excluded.config},
-        )
-    )
-
-
-def upsert_rule(session: Session, spec: RuleSpec) -> None:
-    stmt = insert(AlertRule).values(
-        name=spec.name, spec=spec.model_dump(mode="json", by_alias=True)
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[AlertRule.name], set_={"spec": stmt.excluded.spec}
-        )
-    )
-
-
 def apply_document(session: Session, document: dict[str, Any], *, where: str = "document") -> str:
     """Validate and apply one document; return a one-line description of what it did."""
     body = {k: v for k, v in document.items() if k != "kind"}
@@ -155,23 +110,16 @@ def apply_document(session: Session, document: dict[str, Any], *, where: str = "
             monitor = MonitorDoc.model_validate(body)
             upsert_monitor(session, monitor)
             return f"monitor {monitor.name}"
-        if kind == "Receiver":
-            receiver = ReceiverDoc.model_validate(body)
-            upsert_receiver(session, receiver)
-            return f"receiver {receiver.name}"
-        if kind == "Rule":
-            rule = RuleSpec.model_validate(body)
-            if session.get(Receiver, rule.receiver) is None:
-                raise ResourceError(
-                    f"{where} (kind Rule): receiver={rule.receiver!r} is not defined; "
-                    "apply a Receiver document of that name first (or earlier in the file)"
-                )
-            upsert_rule(session, rule)
-            return f"rule {rule.name}"
+        if kind in ("Receiver", "Rule"):
+            raise ResourceError(
+                f"{where}: kind={kind!r}: receivers and rules are in the alerting config file "
+                "now, with the route tree: driftwarden rules apply -f rules.yaml "
+                "(docs/alerting.md)"
+            )
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}={e.get('input')!r}: {e['msg']}"
             for e in exc.errors()
         )
         raise ResourceError(f"{where} (kind {kind}): {problems}") from None
-    raise ResourceError(f"{where}: kind={kind!r} is not one of Model, Monitor, Receiver, Rule")
+    raise ResourceError(f"{where}: kind={kind!r} is not one of Model, Monitor")

@@ -1,174 +1,191 @@
-"""Evaluate alert rules on new detector runs; write state and outbox in one transaction.
+"""Evaluate alert rules on new results and step alert instances, in one transaction.
 
-Only one evaluator is active at a time (PostgreSQL advisory lock); each rule marks the
-runs it consumed (``alert_evaluations``), so evaluation is idempotent, survives restarts,
-and sees a run however late its transaction commits.
+The evaluator follows ``results`` with a cursor (:func:`monitor.detection.results.
+read_results`): every committed row is seen exactly once, however late its transaction
+commits, and a window re-run for late data arrives as new rows. An instance keeps a
+record of the windows it stepped on (:class:`monitor.alerting.evaluate.Record`), so the
+re-run window's new verdict replaces the old one and the instance is replayed: it can
+fire, or resolve, because of it. The cursor, the states, and the aggregation groups the
+changed instances belong to are written in the same transaction, so a crash anywhere
+loses nothing and repeats nothing. One evaluator is active at a time (advisory lock).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Engine, select, text
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
-from monitor.alerting.evaluate import InstanceState, Transition, fingerprint, step
-from monitor.alerting.payload import alertmanager_v4, render
-from monitor.alerting.rules import RuleSpec
-from monitor.db.engine import make_sessionmaker
-from monitor.db.models import AlertEvaluation, AlertRule, AlertState, DetectorRun, Notification
-from monitor.detection.results import DRIFT_SIGNALS, MISSING_SHARE
+from monitor.alerting.evaluate import InstanceState, Record, Transition, advance, resolve_now
+from monitor.alerting.groups import ensure_groups
+from monitor.alerting.result_samples import samples_of
+from monitor.alerting.rules import AlertingConfig, RuleSpec
+from monitor.alerting.sample import Evaluated, evaluate_sample
+from monitor.db.models import AlertCursor, AlertRule, AlertState, Result
+from monitor.detection.results import Cursor, read_results
 
 log = logging.getLogger(__name__)
 
 EVALUATOR_LOCK = "driftwarden.alert-evaluator"
+BATCH = 5_000
 
 
 @dataclass(frozen=True)
 class AlertEvent:
-    """A firing or resolved transition, as written to the outbox."""
+    """A firing or resolved transition of an alert instance."""
 
     rule: str
     status: Transition
     labels: dict[str, str]
     value: float | None
     at: datetime
-    receiver: str
     fingerprint: str
 
 
-def _samples(spec: RuleSpec, run: DetectorRun) -> list[tuple[dict[str, str], float | None]]:
-    base = {"model": run.model_id, "version": run.model_version, "signal": run.signal}
-    if run.segment:  # only then: whole-traffic instances keep their fingerprints
-        base["segment"] = run.segment
-    if spec.scope == "run":
-        value: float | None
-        if spec.condition.value == "drift_share":
-            value = run.drift_share
-        else:
-            value = None if run.dataset_drift is None else float(run.dataset_drift)
-        return [(base, value)]
-    out: list[tuple[dict[str, str], float | None]] = []
-    for r in run.results:
-        if not r.feature or r.metric == MISSING_SHARE:
-            continue  # the run's drift share, a feature's null-rate detail
-        v = spec.condition.value
-        named = {"drifted": float(r.alert), "statistic": r.value}
-        value = named[v] if v in named else getattr(r, v)
-        labels = {**base, "feature": r.feature}
-        if run.signal not in DRIFT_SIGNALS:
-            # Several checks per feature (data quality: missing, range, unseen, ...): one
-            # alert instance each. Drift signals have one test per feature.
-            labels["metric"] = r.metric
-        out.append((labels, value))
-    return out
-
-
-def _matches(matchers: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in matchers.items())
-
-
-def _load(state: AlertState | None) -> InstanceState:
-    if state is None:
-        return InstanceState()
-    return InstanceState(
-        state.state,  # type: ignore[arg-type]
-        state.breaches,
-        state.clears,
-        state.active_at,
-        state.fired_at,
-        state.resolved_at,
-    )
-
-
-def _evaluate_rule(session: Session, rule: AlertRule, now: datetime) -> list[AlertEvent]:
-    spec = RuleSpec.model_validate(rule.spec)
-    seen = select(AlertEvaluation.run_id).where(AlertEvaluation.rule_id == rule.id)
-    runs = session.scalars(
-        select(DetectorRun)
-        .where(DetectorRun.status == "ok", DetectorRun.id.not_in(seen))
-        .options(selectinload(DetectorRun.results))
-        .order_by(DetectorRun.window_end, DetectorRun.id)
+def _read_whole_runs(session: Session, cursor: Cursor) -> tuple[Sequence[Result], Cursor]:
+    """New result rows, whole transactions only (a run's rows are one transaction): a
+    batch cut by the limit is completed with the rest of its last transaction."""
+    rows, after = read_results(session, cursor, limit=BATCH)
+    if len(rows) < BATCH:
+        return rows, after
+    rest = session.scalars(
+        select(Result).where(Result.txid == after.txid, Result.id > after.id).order_by(Result.id)
     ).all()
-    events: list[AlertEvent] = []
-    for run in runs:
-        for sample_labels, value in _samples(spec, run):
-            if not _matches(spec.matchers, sample_labels):
-                continue
-            labels = {"alertname": spec.name, **sample_labels, **spec.labels}
-            fp = fingerprint(labels)
-            row = session.get(AlertState, fp)
-            if (
-                row is not None
-                and row.evaluated_until is not None
-                and run.window_end <= row.evaluated_until
-            ):
-                # A window run again (late events or labels) after later ones were
-                # stepped on: the state has moved past it, and counting it again would
-                # count one window twice. (Issue 7 is to take its new verdict into account.)
-                continue
-            new, transition = step(
-                _load(row),
-                breached=spec.condition.holds(value),
-                at=run.window_end,
-                for_windows=spec.for_windows,
-                keep_firing_for_windows=spec.keep_firing_for_windows,
-            )
-            values = {**labels, "value": "" if value is None else f"{value:.4g}"}
-            annotations = {k: render(t, values) for k, t in spec.annotations.items()}
-            if row is None:
-                row = AlertState(fingerprint=fp, rule_id=rule.id, labels=labels)
-                session.add(row)
-            row.state, row.breaches, row.clears = new.state, new.breaches, new.clears
-            row.active_at, row.fired_at, row.resolved_at = (
-                new.active_at,
-                new.fired_at,
-                new.resolved_at,
-            )
-            row.annotations, row.value, row.updated_at = annotations, value, now
-            row.evaluated_until = run.window_end
-            if transition is None:
-                continue
-            session.add(
-                Notification(
-                    receiver=spec.receiver,
-                    fingerprint=fp,
-                    next_attempt_at=now,
-                    payload=alertmanager_v4(
-                        receiver=spec.receiver,
-                        status=transition,
-                        labels=labels,
-                        annotations=annotations,
-                        fingerprint=fp,
-                        starts_at=new.fired_at,
-                        ends_at=new.resolved_at,
-                    ),
-                )
-            )
-            events.append(
-                AlertEvent(spec.name, transition, labels, value, run.window_end, spec.receiver, fp)
-            )
-            log.info(
-                "alert %s %s model=%s fingerprint=%s", spec.name, transition, labels["model"], fp
-            )
-        session.add(AlertEvaluation(rule_id=rule.id, run_id=run.id))
-    return events
+    if rest:
+        rows = [*rows, *rest]
+        after = Cursor(after.txid, rest[-1].id)
+    return rows, after
 
 
-def evaluate_rules(engine: Engine, *, now: datetime | None = None) -> list[AlertEvent]:
-    """Evaluate every enabled rule on the runs it has not seen yet."""
-    now = now or datetime.now(UTC)
-    with make_sessionmaker(engine).begin() as session:
-        if not session.scalar(
-            text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": EVALUATOR_LOCK}
+def _new_record() -> Record:
+    return Record(checkpoint=InstanceState(), history=(), current=InstanceState())
+
+
+def _write(row: AlertState, rec: Record, now: datetime) -> None:
+    cur = rec.current
+    row.record = rec.to_json()
+    row.state = cur.state
+    row.active_at, row.fired_at, row.resolved_at = cur.active_at, cur.fired_at, cur.resolved_at
+    row.evaluated_until = rec.history[-1][0] if rec.history else row.evaluated_until
+    row.updated_at = now
+
+
+class _Pass:
+    """One evaluation pass: the rules, the states it loaded, the transitions it made."""
+
+    def __init__(self, session: Session, rules: Sequence[tuple[int, RuleSpec]], now: datetime):
+        self.session = session
+        self.rules = rules
+        self.now = now
+        self.states: dict[str, AlertState] = {}
+        self.events: list[AlertEvent] = []
+        self.changed: set[str] = set()
+
+    def _load(self, fingerprints: set[str]) -> None:
+        missing = [f for f in fingerprints if f not in self.states]
+        for row in self.session.scalars(
+            select(AlertState).where(AlertState.fingerprint.in_(missing))
         ):
-            log.info("another evaluator is active; skipping")
-            return []
-        events: list[AlertEvent] = []
-        for rule in session.scalars(
-            select(AlertRule).where(AlertRule.enabled).order_by(AlertRule.id)
+            self.states[row.fingerprint] = row
+
+    def feed(self, rows: Sequence[Result]) -> None:
+        hits: list[tuple[int, RuleSpec, Evaluated]] = []
+        for sample in samples_of(rows):
+            for rule_id, rule in self.rules:
+                evaluated = evaluate_sample(rule, sample)
+                if evaluated is not None:
+                    hits.append((rule_id, rule, evaluated))
+        self._load({e.fingerprint for *_, e in hits})
+        for rule_id, rule, e in hits:
+            self._step(rule_id, rule, e)
+
+    def _step(self, rule_id: int, rule: RuleSpec, e: Evaluated) -> None:
+        row = self.states.get(e.fingerprint)
+        if row is None:
+            row = AlertState(
+                fingerprint=e.fingerprint,
+                rule_id=rule_id,
+                labels=dict(e.labels),
+                annotations={},
+                evidence={},
+                record={},
+            )
+            self.session.add(row)
+            self.states[e.fingerprint] = row
+        rec = Record.from_json(row.record) if row.record else _new_record()
+        latest = row.evaluated_until is None or e.at >= row.evaluated_until
+        rec, transition = advance(
+            rec, at=e.at, breached=e.breached, value=e.value, hold=rule.hold, keep=rule.keep
+        )
+        if latest:  # a re-run older window does not replace the newest evidence
+            row.value = e.value
+            row.annotations = dict(e.annotations)
+            row.evidence = dict(e.evidence)
+        row.rule_id = rule_id
+        _write(row, rec, self.now)
+        if transition is not None:
+            self._record(rule.alert, transition, row, e.value, e.at)
+
+    def _record(
+        self, rule: str, transition: Transition, row: AlertState, value: float | None, at: datetime
+    ) -> None:
+        self.changed.add(row.fingerprint)
+        self.events.append(
+            AlertEvent(rule, transition, dict(row.labels), value, at, row.fingerprint)
+        )
+        log.info(
+            "alert %s %s model=%s fingerprint=%s",
+            rule,
+            transition,
+            row.labels.get("model"),
+            row.fingerprint,
+        )
+
+    def resolve_disabled(self, disabled: dict[int, str]) -> None:
+        """Firing instances of rules removed from the config resolve now."""
+        if not disabled:
+            return
+        for row in self.session.scalars(
+            select(AlertState).where(
+                AlertState.rule_id.in_(disabled), AlertState.state.in_(("firing", "pending"))
+            )
         ):
-            events.extend(_evaluate_rule(session, rule, now))
-        return events
+            rec, transition = resolve_now(Record.from_json(row.record), self.now)
+            _write(row, rec, self.now)
+            if transition is not None:
+                self._record(disabled[row.rule_id], transition, row, row.value, self.now)
+
+
+def evaluate(session: Session, config: AlertingConfig | None, *, now: datetime) -> list[AlertEvent]:
+    """Consume every new result, step the instances the rules select, resolve those of
+    disabled rules, and make sure every firing or changed instance has its aggregation
+    groups. Runs in the caller's transaction; returns the transitions."""
+    if not session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": EVALUATOR_LOCK}
+    ):
+        log.info("another evaluator is active; skipping")
+        return []
+    all_rules = session.scalars(select(AlertRule).order_by(AlertRule.id)).all()
+    rules = [(r.id, RuleSpec.model_validate(r.spec)) for r in all_rules if r.enabled]
+    work = _Pass(session, rules, now)
+    cursor_row = session.get(AlertCursor, 1, with_for_update=True)
+    if cursor_row is None:
+        cursor_row = AlertCursor(id=1, txid=0, last_id=0)
+        session.add(cursor_row)
+    cursor = Cursor(cursor_row.txid, cursor_row.last_id)
+    while True:
+        rows, after = _read_whole_runs(session, cursor)
+        if not rows:
+            break
+        work.feed(rows)
+        cursor = after
+    cursor_row.txid, cursor_row.last_id = cursor.txid, cursor.id
+    work.resolve_disabled({r.id: r.name for r in all_rules if not r.enabled})
+    session.flush()
+    if config is not None:
+        ensure_groups(session, config, changed=work.changed, now=now)
+    return work.events

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from monitor.api.routers import events
+from monitor.api.routers import alerting, events
 from monitor.config import Settings
 from monitor.db.engine import make_engine
 from monitor.ingest.catalog import ModelCatalog
@@ -41,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.preparer = Preparer(settings, catalog)
     app.state.writer = BatchWriter(engine, catalog)
     app.include_router(events.router)
+    app.include_router(alerting.router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -379,7 +379,9 @@ class WindowRerun(Base):
 
 
 class Receiver(Base):
-    """A notification target (Alertmanager's word). ``config`` holds URL and secret."""
+    """A notification target (Alertmanager's word). ``config`` holds the receiver's
+    settings from the alerting config file: URL, secret, routing key, send_resolved,
+    a retraining policy (:class:`monitor.alerting.rules` receiver specs)."""
 
     __tablename__ = "receivers"
 
@@ -388,38 +390,57 @@ class Receiver(Base):
     config: Mapped[dict[str, Any]]
 
     __table_args__ = (
-        CheckConstraint("kind IN ('webhook','slack','pagerduty')", name="ck_receivers_kind"),
+        CheckConstraint(
+            "kind IN ('webhook','slack','pagerduty','retrain')", name="ck_receivers_kind"
+        ),
     )
 
 
+class AlertingConfig(Base):
+    """The applied alerting config file (one row): route tree, inhibit rules, and the
+    validated file as a whole (``driftwarden rules apply``)."""
+
+    __tablename__ = "alerting_config"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    config: Mapped[dict[str, Any]]
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint("id = 1", name="ck_alerting_config_single"),)
+
+
 class AlertRule(Base):
-    """An alert rule; ``spec`` is :class:`monitor.alerting.rules.RuleSpec` as JSON."""
+    """An alert rule; ``spec`` is :class:`monitor.alerting.rules.RuleSpec` as JSON. A rule
+    removed from the applied file is disabled, and its firing instances resolved."""
 
     __tablename__ = "alert_rules"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    group_name: Mapped[str] = mapped_column(String(200), server_default="")
     spec: Mapped[dict[str, Any]]
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = _created()
 
 
-class AlertEvaluation(Base):
-    """That a rule has consumed a run. A mark per run, not a cursor over run ids: with
-    several detect workers a run can commit after one with a higher id."""
+class AlertCursor(Base):
+    """Where the evaluator is in ``results`` (one row): the (txid, id) of the last row it
+    consumed, for :func:`monitor.detection.results.read_results`."""
 
-    __tablename__ = "alert_evaluations"
+    __tablename__ = "alert_cursor"
 
-    rule_id: Mapped[int] = mapped_column(
-        ForeignKey("alert_rules.id", ondelete="CASCADE"), primary_key=True
-    )
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("detector_runs.id", ondelete="CASCADE"), primary_key=True
-    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("id = 1", name="ck_alert_cursor_single"),)
 
 
 class AlertState(Base):
-    """State of one alert instance, identified by the fingerprint of its label set."""
+    """State of one alert instance, identified by the fingerprint of its label set.
+    ``record`` is :class:`monitor.alerting.evaluate.Record` (the state, and the recent
+    windows it stepped on, so a window re-run for late data is replayed); the other
+    columns repeat its current state for queries and dashboards."""
 
     __tablename__ = "alert_states"
 
@@ -428,31 +449,80 @@ class AlertState(Base):
     state: Mapped[str] = mapped_column(String(20))
     labels: Mapped[dict[str, Any]]
     annotations: Mapped[dict[str, Any]]
+    evidence: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
     value: Mapped[float | None] = mapped_column(Double)
-    breaches: Mapped[int] = mapped_column(Integer, server_default="0")
-    clears: Mapped[int] = mapped_column(Integer, server_default="0")
     active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The end of the latest window the state stepped on: a run of that window or an
-    # earlier one (a window run again for late data) does not step it a second time.
+    # The end of the latest window the instance stepped on.
     evaluated_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    record: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(
             "state IN ('inactive','pending','firing','resolved')", name="ck_alert_states_state"
         ),
+        Index("ix_alert_states_state", "state"),
+    )
+
+
+class AlertGroup(Base):
+    """An aggregation group (Alertmanager): the alerts of one route and receiver that
+    share the route's ``group_by`` labels. ``next_flush_at`` is when the group is next
+    looked at (``group_wait`` after it appeared, then every ``group_interval``);
+    ``notified_firing`` the fingerprints its last notification reported firing."""
+
+    __tablename__ = "alert_groups"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    route_id: Mapped[str] = mapped_column(String(64))
+    receiver: Mapped[str] = mapped_column(String(200))
+    group_key: Mapped[str] = mapped_column(Text)
+    group_labels: Mapped[dict[str, Any]]
+    next_flush_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_firing: Mapped[list[Any]] = mapped_column(server_default="[]")
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        UniqueConstraint("route_id", "receiver", "group_key", name="uq_alert_groups_key"),
+        Index("ix_alert_groups_due", "next_flush_at"),
+    )
+
+
+class Silence(Base):
+    """Alertmanager's silence: alerts matching every matcher are not notified between
+    ``starts_at`` and ``ends_at``. Expiring a silence sets ``ends_at`` to now."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    matchers: Mapped[list[Any]]
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        CheckConstraint("ends_at >= starts_at", name="ck_silences_range"),
+        Index("ix_silences_ends_at", "ends_at"),
     )
 
 
 class Notification(Base):
-    """Transactional outbox: written with the state change, delivered afterwards."""
+    """Transactional outbox: a group's notification, written in the transaction that
+    changes the group's notified state, delivered afterwards. ``payload`` is the
+    Alertmanager webhook v4 JSON of the group; each notifier renders its format from it."""
 
     __tablename__ = "notification_outbox"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     receiver: Mapped[str] = mapped_column(ForeignKey("receivers.name", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    group_key: Mapped[str] = mapped_column(Text)
+    # A hash of the group key (the old per-alert fingerprint column, kept for its index).
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), server_default="pending")
     payload: Mapped[dict[str, Any]]
@@ -465,6 +535,35 @@ class Notification(Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending','delivered','failed')", name="ck_outbox_status"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_order", "receiver", "fingerprint", "id"),
+    )
+
+
+class RetrainingTrigger(Base):
+    """A retraining trigger a ``retrain`` receiver sent or its policy blocked, and its
+    outcome, recorded by the callback (``driftwarden retraining outcome`` or the API)."""
+
+    __tablename__ = "retraining_triggers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    receiver: Mapped[str] = mapped_column(String(200))
+    model_id: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    alerts: Mapped[list[Any]]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    new_version: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, server_default="")
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('blocked','triggered','succeeded','failed')",
+            name="ck_retraining_triggers_status",
+        ),
+        Index("ix_retraining_triggers_model", "model_id", "receiver", "created_at"),
     )
 
 

@@ -21,9 +21,13 @@ class ReceivedRequest:
 
 class RecordingReceiver:
     """``with RecordingReceiver() as r: ... r.url ... r.requests``. ``statuses`` gives the
-    HTTP status to answer for successive requests (then 200), to exercise retries."""
+    HTTP status to answer for successive requests (then 200), to exercise retries;
+    ``answer`` is the response body (Slack explains a 400 there: ``invalid_payload``);
+    ``port`` binds a given port (a receiver coming back where its URL points)."""
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(
+        self, statuses: list[int] | None = None, *, answer: bytes = b"", port: int = 0
+    ) -> None:
         self.requests: list[ReceivedRequest] = []
         self._statuses = list(statuses or [])
         self._lock = threading.Lock()
@@ -37,13 +41,14 @@ class RecordingReceiver:
                     outer.requests.append(ReceivedRequest(self.path, dict(self.headers), body))
                     status = outer._statuses.pop(0) if outer._statuses else 200
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep the demo's and tests' output clean
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

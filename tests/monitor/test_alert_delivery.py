@@ -1,171 +1,228 @@
-"""Rules on stored results -> outbox -> a real local HTTP receiver."""
+"""Outbox delivery against real local HTTP receivers and the real database: rows are
+inserted directly, as the group flush writes them."""
 
 from __future__ import annotations
 
-import json
-import re
-import time
+import hashlib
+import random
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from http.server import ThreadingHTTPServer
+from typing import Any
 
 import httpx
-import numpy as np
 import pytest
-from factories import MODEL, events, recent_start, register, store
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.alerting.dispatch import deliver_due
-from monitor.alerting.evaluator import evaluate_rules
-from monitor.alerting.notifiers.webhook import SIGNATURE_HEADER, sign, verify_signature
-from monitor.alerting.rules import Condition, RuleSpec
-from monitor.db.models import AlertState, Notification
+from monitor.alerting.dispatch import RetryPolicy, deliver_due
+from monitor.alerting.payload import AlertView, alertmanager_v4
+from monitor.db.models import Notification, Receiver
 from monitor.demo.receiver import RecordingReceiver
-from monitor.detection.runner import run_due
-from monitor.resources import ReceiverDoc, upsert_receiver, upsert_rule
 
-START = recent_start()
-HOUR = timedelta(hours=1)
+NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 SECRET = "s3cret"
 
 
-def seed_runs(engine: Engine, shifts: list[bool]) -> None:
-    register(engine)
-    rng = np.random.default_rng(21)
-    evs = []
-    for i, shift in enumerate(shifts):
-        evs.extend(events(START + i * HOUR, 200, rng=rng, shift=shift, prefix=f"w{i}"))
-    store(engine, evs)
-    run_due(engine, now=START + len(shifts) * HOUR + timedelta(minutes=10))
+class RecordingReceiverOn(RecordingReceiver):
+    """RecordingReceiver bound to ``port``: its own constructor takes a free port, and a
+    receiver coming back must come back where the receiver row points."""
+
+    def __init__(self, port: int, statuses: list[int] | None = None) -> None:
+        super().__init__(statuses)
+        handler = self._server.RequestHandlerClass
+        self._server.server_close()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
 
-def add_rule(engine: Engine, url: str, **overrides: object) -> None:
-    spec = {
-        "name": "FeatureDrift",
-        "matchers": {"feature": "income"},
-        "condition": Condition(value="drifted", op=">=", threshold=1),
-        "labels": {"severity": "page"},
-        "annotations": {"summary": "{feature} of {model} drifted"},
-        "receiver": "hook",
-        **overrides,
-    }
-    with Session(engine) as session, session.begin():
-        upsert_receiver(session, ReceiverDoc(name="hook", url=url, secret=SECRET))
-        upsert_rule(session, RuleSpec.model_validate(spec))
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
 
 
-def test_firing_and_resolved_are_delivered_signed_in_alertmanager_shape(db: Engine) -> None:
-    seed_runs(db, [False, True, True, False])
-    with RecordingReceiver() as receiver, httpx.Client() as client:
-        add_rule(db, receiver.url)
-        events_ = evaluate_rules(db)
-        assert [(e.status, e.at) for e in events_] == [
-            ("firing", START + 2 * HOUR),
-            ("resolved", START + 4 * HOUR),
-        ]
-        assert evaluate_rules(db) == []  # idempotent: the runs were consumed
-        reports = deliver_due(db, client)
-        assert [r.status for r in reports] == ["delivered", "delivered"]
-        requests = list(receiver.requests)
-
-    firing, resolved = (r.json() for r in requests)
-    assert firing["version"] == "4"
-    assert firing["status"] == "firing"
-    alert = firing["alerts"][0]
-    assert alert["labels"] == {
-        "alertname": "FeatureDrift",
-        "model": MODEL,
-        "version": "1",
-        "signal": "data_drift",
-        "feature": "income",
-        "severity": "page",
-    }
-    assert alert["annotations"]["summary"] == f"income of {MODEL} drifted"
-    assert alert["endsAt"] == "0001-01-01T00:00:00Z"
-    assert resolved["status"] == "resolved"
-    assert resolved["alerts"][0]["fingerprint"] == alert["fingerprint"]
-    for r in requests:
-        assert verify_signature(SECRET, r.headers[SIGNATURE_HEADER], r.body)
-        assert not verify_signature("wrong", r.headers[SIGNATURE_HEADER], r.body)
+def add_receiver(db: Engine, name: str, kind: str, config: dict[str, Any]) -> None:
+    with Session(db) as session, session.begin():
+        session.merge(Receiver(name=name, kind=kind, config=config))
 
 
-def test_retryable_failures_are_retried_and_final_ones_are_not(db: Engine) -> None:
-    seed_runs(db, [True])
-    with RecordingReceiver(statuses=[503]) as receiver, httpx.Client() as client:
-        add_rule(db, receiver.url)
-        evaluate_rules(db)
-        now = datetime.now(UTC)
-        first = deliver_due(db, client, now=now)
-        assert [(r.status, r.delivery.status) for r in first] == [("pending", 503)]
-        assert deliver_due(db, client, now=now) == []  # backing off
-        second = deliver_due(db, client, now=now + timedelta(minutes=5))
-        assert [r.status for r in second] == ["delivered"]
-        assert len(receiver.requests) == 2
-
-    with RecordingReceiver(statuses=[400]) as receiver, httpx.Client() as client:
-        with Session(db) as session, session.begin():
-            upsert_receiver(session, ReceiverDoc(name="hook", url=receiver.url, secret=SECRET))
-            note = session.scalars(select(Notification)).one()
-            note.status = "pending"
-        final = deliver_due(db, client, now=datetime.now(UTC) + timedelta(hours=1))
-        assert [(r.status, r.delivery.retryable) for r in final] == [("failed", False)]
-
-
-def test_an_unreachable_receiver_is_retryable(db: Engine) -> None:
-    seed_runs(db, [True])
-    add_rule(db, "http://127.0.0.1:9/unreachable")
-    evaluate_rules(db)
-    with httpx.Client(timeout=2) as client:
-        (report,) = deliver_due(db, client)
-    assert report.status == "pending"
-    assert report.delivery.retryable
-
-
-def test_the_readme_verification_snippet_accepts_our_signature() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    snippet = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def verify" in b)
-    namespace: dict[str, object] = {}
-    exec(snippet, namespace)  # the documented code, as a user would paste it
-    verify = namespace["verify"]
-    body = b'{"status":"firing"}'
-    header = sign(SECRET, int(time.time()), body)
-    assert verify(SECRET, header, body) is True  # type: ignore[operator]
-    assert verify("other", header, body) is False  # type: ignore[operator]
+def queue(db: Engine, receiver: str, group: str, note: str, *, kind: str = "webhook") -> int:
+    """One outbox row for ``group``; ``note`` tells the notifications apart."""
+    group_key = f'{{}}:{{model="{group}"}}'
+    doc = alertmanager_v4(
+        receiver=receiver,
+        group_key=group_key,
+        group_labels={"model": group},
+        alerts=[
+            AlertView(
+                status="resolved" if note.startswith("resolved") else "firing",
+                labels={"alertname": "Drift", "model": group, "note": note},
+                annotations={"summary": note},
+                starts_at=NOW - timedelta(hours=1),
+                ends_at=NOW,
+                fingerprint=f"fp-{group}",
+            )
+        ],
+        external_url="",
+    )
+    row = Notification(
+        receiver=receiver,
+        kind=kind,
+        group_key=group_key,
+        fingerprint=hashlib.sha256(group_key.encode()).hexdigest()[:32],
+        payload=doc,
+        next_attempt_at=NOW,
+    )
+    with Session(db) as session, session.begin():
+        session.add(row)
+        session.flush()
+        return row.id
 
 
-def test_signature_rejects_an_old_timestamp() -> None:
-    body = json.dumps({"a": 1}).encode()
-    header = sign(SECRET, 1_000_000, body)
-    assert verify_signature(SECRET, header, body, now=1_000_100)
-    assert not verify_signature(SECRET, header, body, now=1_000_000 + 3600)
-
-
-@pytest.mark.parametrize(
-    ("spec", "needle"),
-    [
-        ({"scope": "run", "condition": {"value": "drifted"}}, "does not exist for scope='run'"),
-        ({"name": "bad name"}, "name"),
-    ],
-)
-def test_invalid_rules_are_refused(spec: dict[str, object], needle: str) -> None:
-    base: dict[str, object] = {"name": "R", "condition": {"value": "drifted"}, "receiver": "x"}
-    with pytest.raises(ValueError, match=needle):
-        RuleSpec.model_validate({**base, **spec})
-
-
-def test_a_window_run_again_for_late_data_does_not_step_an_alert_twice(db: Engine) -> None:
-    seed_runs(db, [False, True, True, False])
-    add_rule(db, "http://127.0.0.1:9/unused")
-    assert [e.status for e in evaluate_rules(db)] == ["firing", "resolved"]
-    # Late shifted events make the (resolved) last window drift again, then the first.
-    rng = np.random.default_rng(5)
-    for hour in (3, 0):
-        store(db, events(START + hour * HOUR, 600, rng=rng, shift=True, prefix=f"late{hour}"))
-        rerun = run_due(db, now=START + 6 * HOUR)
-        assert [r.window_start for r in rerun] == [START + hour * HOUR]
-    # The last window's new run is a window the state already stepped on: no second
-    # count (nor a fire on it); the first window is older still.
-    assert evaluate_rules(db) == []
+def rows(db: Engine) -> list[Notification]:
     with Session(db) as session:
-        (state,) = session.scalars(select(AlertState)).all()
-    assert (state.state, state.evaluated_until) == ("resolved", START + 4 * HOUR)
+        return list(session.scalars(select(Notification).order_by(Notification.id)))
+
+
+def notes(receiver: RecordingReceiver) -> list[str]:
+    return [r.json()["alerts"][0]["labels"]["note"] for r in receiver.requests]
+
+
+def test_a_receiver_down_then_up_gets_every_notification_once_in_group_order(
+    db: Engine,
+) -> None:
+    port = free_port()
+    add_receiver(db, "hook", "webhook", {"url": f"http://127.0.0.1:{port}/hook"})
+    for group, note in [("a", "firing a"), ("b", "firing b"), ("a", "resolved a"), ("b", "x")]:
+        queue(db, "hook", group, note)
+    policy = RetryPolicy(base=timedelta(seconds=10), cap=timedelta(minutes=5), max_attempts=5)
+    with httpx.Client(timeout=2) as client:
+        down = deliver_due(db, client, now=NOW, policy=policy)
+        # Only each group's first row was tried: the later ones wait behind it.
+        assert [(r.notification_id, r.status) for r in down] == [(1, "pending"), (2, "pending")]
+        assert all(r.delivery.retryable and r.delivery.error for r in down)
+        assert [n.last_error is not None for n in rows(db)] == [True, True, False, False]
+        with RecordingReceiverOn(port) as receiver:
+            assert deliver_due(db, client, now=NOW, policy=policy) == []  # backing off
+            up = deliver_due(db, client, now=NOW + timedelta(minutes=1), policy=policy)
+            assert sorted((r.notification_id, r.status) for r in up) == [
+                (1, "delivered"),
+                (2, "delivered"),
+                (3, "delivered"),
+                (4, "delivered"),
+            ]
+            assert deliver_due(db, client, now=NOW + timedelta(hours=1), policy=policy) == []
+            received = notes(receiver)
+    assert sorted(received) == sorted(["firing a", "firing b", "resolved a", "x"])  # once each
+    assert received.index("firing a") < received.index("resolved a")
+    assert received.index("firing b") < received.index("x")
+    assert [(n.status, n.attempts, n.last_error) for n in rows(db)] == [
+        ("delivered", 2, None),
+        ("delivered", 2, None),
+        ("delivered", 1, None),
+        ("delivered", 1, None),
+    ]
+
+
+def test_a_refusal_is_final_after_one_attempt_and_does_not_hold_the_group(db: Engine) -> None:
+    with RecordingReceiver(statuses=[400]) as receiver, httpx.Client(timeout=5) as client:
+        add_receiver(db, "hook", "webhook", {"url": receiver.url, "secret": SECRET})
+        queue(db, "hook", "a", "firing a")
+        queue(db, "hook", "a", "resolved a")
+        reports = deliver_due(db, client, now=NOW)
+        assert deliver_due(db, client, now=NOW + timedelta(days=1)) == []
+        assert len(receiver.requests) == 2
+    assert [(r.status, r.delivery.retryable, r.delivery.status) for r in reports] == [
+        ("failed", False, 400),
+        ("delivered", False, 200),  # a failed row does not block its group
+    ]
+    first, second = rows(db)
+    assert (first.status, first.attempts, first.last_error) == (
+        "failed",
+        1,
+        "HTTP 400: (no body)",
+    )
+    assert (second.status, second.attempts) == ("delivered", 1)
+
+
+def test_429_and_503_are_retried_with_jittered_exponential_back_off(db: Engine) -> None:
+    policy = RetryPolicy(base=timedelta(seconds=10), cap=timedelta(seconds=25), max_attempts=6)
+    expected = random.Random(7)  # the same draws as the dispatcher's
+    waits: list[timedelta] = []
+    with (
+        RecordingReceiver(statuses=[429, 503, 503, 500]) as receiver,
+        httpx.Client(timeout=5) as client,
+    ):
+        add_receiver(db, "hook", "webhook", {"url": receiver.url})
+        queue(db, "hook", "a", "firing a")
+        rng = random.Random(7)
+        now = NOW
+        for attempt in range(1, 5):
+            (report,) = deliver_due(db, client, now=now, policy=policy, rng=rng)
+            assert (report.status, report.delivery.retryable) == ("pending", True)
+            assert report.next_attempt_at is not None
+            wait = report.next_attempt_at - now
+            d = min(timedelta(seconds=25), timedelta(seconds=10) * 2 ** (attempt - 1))
+            assert d / 2 <= wait <= d  # [d/2, d], d = min(cap, base * 2**(n-1))
+            assert wait == policy.delay(attempt, expected)
+            # Not before its time: a moment earlier nothing is due.
+            early = report.next_attempt_at - timedelta(milliseconds=1)
+            assert deliver_due(db, client, now=early, policy=policy, rng=rng) == []
+            waits.append(wait)
+            now = report.next_attempt_at
+        (done,) = deliver_due(db, client, now=now, policy=policy, rng=rng)
+        assert [r.headers.get("X-Driftwarden-Webhook-Version") for r in receiver.requests] == [
+            "4"
+        ] * 5
+    assert done.status == "delivered"
+    assert waits[3] <= timedelta(seconds=25)  # capped
+    (row,) = rows(db)
+    assert (row.status, row.attempts, row.last_error) == ("delivered", 5, None)
+
+
+def test_the_last_allowed_attempt_fails_the_row(db: Engine) -> None:
+    policy = RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=1), max_attempts=2)
+    with RecordingReceiver(statuses=[503, 503, 503]) as receiver, httpx.Client() as client:
+        add_receiver(db, "hook", "webhook", {"url": receiver.url})
+        queue(db, "hook", "a", "firing a")
+        (first,) = deliver_due(db, client, now=NOW, policy=policy)
+        (second,) = deliver_due(db, client, now=NOW + timedelta(minutes=1), policy=policy)
+        assert len(receiver.requests) == 2
+    assert (first.status, second.status) == ("pending", "failed")
+    (row,) = rows(db)
+    assert (row.status, row.attempts, row.last_error) == ("failed", 2, "HTTP 503: (no body)")
+
+
+def test_rows_go_to_the_notifier_of_their_kind_with_the_receivers_config(db: Engine) -> None:
+    with RecordingReceiver(statuses=[202]) as receiver, httpx.Client() as client:
+        add_receiver(db, "oncall", "pagerduty", {"url": receiver.url, "routing_key": "k" * 32})
+        add_receiver(db, "moved", "slack", {"url": receiver.url})
+        queue(db, "oncall", "a", "firing a", kind="pagerduty")
+        queue(db, "moved", "a", "firing a", kind="webhook")  # the receiver changed kind
+        paged, moved = deliver_due(db, client, now=NOW)
+        (event,) = (r.json() for r in receiver.requests)
+    assert (paged.kind, paged.status, paged.delivery.status) == ("pagerduty", "delivered", 202)
+    assert (event["event_action"], event["dedup_key"]) == ("trigger", "fp-a")
+    assert (moved.status, moved.delivery.retryable) == ("failed", False)
+    assert moved.delivery.error == (
+        "receiver='moved' is kind='slack' now; the notification was queued for kind='webhook'"
+    )
+    assert moved.url.endswith("/…")  # a Slack webhook's path is a secret: not shown
+
+
+def test_retry_policy_delays_stay_in_bounds() -> None:
+    policy = RetryPolicy(base=timedelta(seconds=10), cap=timedelta(hours=1), max_attempts=8)
+    rng = random.Random(1)
+    for attempts in range(1, 60):
+        d = policy.ceiling(attempts)
+        assert d == min(timedelta(hours=1), timedelta(seconds=10) * 2 ** min(attempts - 1, 40))
+        assert d / 2 <= policy.delay(attempts, rng) <= d
+    flat = RetryPolicy(base=timedelta(seconds=10), jitter=False)
+    assert flat.delay(3, rng) == timedelta(seconds=40)
+    with pytest.raises(ValueError, match="max_attempts=0"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="need 0 < base <= cap"):
+        RetryPolicy(base=timedelta(hours=2), cap=timedelta(hours=1))

@@ -1,11 +1,10 @@
 """Generic webhook receiver: Alertmanager webhook v4 JSON, signed with HMAC-SHA256.
 
 Header ``X-Driftwarden-Signature: t=<unix seconds>,v1=<hex>`` where ``v1`` is
-``HMAC_SHA256(secret, f"{t}.{body}")``, as Stripe does: the timestamp is signed too,
-so a captured request cannot be replayed later (receivers reject old ``t``).
-Verification (see :func:`verify_signature`, also in docs/architecture.md)::
-
-    ok = verify_signature(secret, request.headers["X-Driftwarden-Signature"], raw_body)
+``HMAC_SHA256(secret, f"{t}." + body)``, as Stripe does: the timestamp is signed too,
+so a captured request cannot be replayed later (receivers reject an old ``t``).
+``X-Driftwarden-Webhook-Version: 4`` names the body's format. Receivers verify with
+:func:`verify_signature` or the stdlib snippet in docs/alerting.md.
 """
 
 from __future__ import annotations
@@ -14,13 +13,16 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from monitor.alerting.notifiers import Delivery, classify_status
+from monitor.alerting.notifiers import Delivery, classify_status, config_str, final
 
 SIGNATURE_HEADER = "X-Driftwarden-Signature"
+VERSION_HEADER = "X-Driftwarden-Webhook-Version"
+PAYLOAD_VERSION = "4"
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -43,17 +45,45 @@ def verify_signature(
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def send_webhook(client: httpx.Client, config: dict[str, Any], payload: dict[str, Any]) -> Delivery:
-    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", "User-Agent": "driftwarden"}
+def encode(payload: Mapping[str, Any]) -> bytes:
+    """The body as sent and signed: compact JSON with sorted keys (the JSONB column
+    does not keep key order, so sorting makes a retry's body identical)."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def post_signed(
+    client: httpx.Client,
+    config: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> Delivery:
+    """POST ``payload`` to ``config["url"]``, signed when ``config["secret"]`` is set."""
+    try:
+        url = config_str(config, "url")
+    except ValueError as exc:
+        return final(str(exc))
+    body = encode(payload)
+    sent = {
+        "Content-Type": "application/json",
+        "User-Agent": "driftwarden",
+        VERSION_HEADER: PAYLOAD_VERSION,
+        **(headers or {}),
+    }
     secret = config.get("secret")
     if secret:
-        headers[SIGNATURE_HEADER] = sign(str(secret), int(time.time()), body)
+        sent[SIGNATURE_HEADER] = sign(str(secret), int(time.time()), body)
     try:
-        response = client.post(str(config["url"]), content=body, headers=headers)
+        response = client.post(url, content=body, headers=sent)
     except httpx.TransportError as exc:  # network: worth another try
         return Delivery(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
-    except (httpx.HTTPError, httpx.InvalidURL, KeyError, ValueError) as exc:
-        # A bad URL or configuration will not fix itself: fail this row, keep the others.
-        return Delivery(ok=False, retryable=False, error=f"{type(exc).__name__}: {exc}")
-    return classify_status(response.status_code)
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        # A bad URL will not fix itself: fail this row, keep the others.
+        return final(f"url={url!r}: {type(exc).__name__}: {exc}")
+    return classify_status(response.status_code, response.text)
+
+
+def send_webhook(
+    client: httpx.Client, config: Mapping[str, Any], payload: Mapping[str, Any]
+) -> Delivery:
+    return post_signed(client, config, payload)

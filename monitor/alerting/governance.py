@@ -1,0 +1,168 @@
+"""Retraining governance: whether a ``retrain`` receiver may start a retraining now.
+
+A retrain receiver's notification is a trigger for one model version. Before it is
+written to the outbox, the receiver's policy is checked against what is stored:
+
+- ``require_signals``: the firing alerts of the trigger include each of these signals;
+- ``cooldown``: no trigger for the model by this receiver within it;
+- ``max_triggers`` per ``per``: at most that many triggers in the period;
+- ``min_labelled_rows``: at least that many labels stored for the model within
+  ``labelled_within`` (a retraining needs ground truth).
+
+Every decision is recorded in ``retraining_triggers``: ``triggered`` with the
+idempotency key the receiver gets, or ``blocked`` with the reason. The key is a hash of
+the receiver, model version and the firing alerts' episodes (fingerprint and firing
+time), so a re-sent or repeated notification of the same episode carries the same key
+and the trainer can ignore duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from monitor.alerting.rules import RetrainReceiver
+from monitor.db.models import AlertState, Label, RetrainingTrigger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    idempotency_key: str
+
+
+def idempotency_key(receiver: str, model: str, version: str, alerts: Sequence[AlertState]) -> str:
+    episodes = sorted(
+        f"{a.fingerprint}@{a.fired_at.isoformat() if a.fired_at else ''}" for a in alerts
+    )
+    text = "\n".join([receiver, model, version, *episodes])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def decide(
+    session: Session,
+    receiver: RetrainReceiver,
+    model: str,
+    version: str,
+    alerts: Sequence[AlertState],
+    *,
+    now: datetime,
+) -> Decision:
+    policy = receiver.policy
+    key = idempotency_key(receiver.name, model, version, alerts)
+    firing_signals = {a.labels.get("signal", "") for a in alerts}
+    missing = [s for s in policy.require_signals if s not in firing_signals]
+    if missing:
+        return Decision(False, f"require_signals: no firing alert of signal {missing}", key)
+    earlier = select(RetrainingTrigger.created_at).where(
+        RetrainingTrigger.receiver == receiver.name,
+        RetrainingTrigger.model_id == model,
+        RetrainingTrigger.status != "blocked",
+    )
+    last = session.scalar(earlier.order_by(RetrainingTrigger.created_at.desc()).limit(1))
+    if last is not None and now - last < policy.cooldown_delta:
+        return Decision(
+            False, f"cooldown={policy.cooldown}: last trigger at {last.isoformat()}", key
+        )
+    in_period = session.scalar(
+        select(func.count()).select_from(
+            earlier.where(RetrainingTrigger.created_at > now - policy.per_delta).subquery()
+        )
+    )
+    if policy.max_triggers is not None and (in_period or 0) >= policy.max_triggers:
+        return Decision(
+            False,
+            f"max_triggers={policy.max_triggers} per {policy.per}: {in_period} already",
+            key,
+        )
+    if policy.min_labelled_rows:
+        labelled = session.scalar(
+            select(func.count())
+            .select_from(Label)
+            .where(Label.model_id == model, Label.ts > now - policy.labelled_within_delta)
+        )
+        if (labelled or 0) < policy.min_labelled_rows:
+            return Decision(
+                False,
+                f"min_labelled_rows={policy.min_labelled_rows}: {labelled} labels of {model} "
+                f"within {policy.labelled_within}",
+                key,
+            )
+    return Decision(True, "", key)
+
+
+def record_trigger(
+    session: Session,
+    receiver: RetrainReceiver,
+    model: str,
+    version: str,
+    alerts: Sequence[AlertState],
+    decision: Decision,
+    *,
+    now: datetime,
+) -> int | None:
+    """Store the decision; the trigger's id, or None if this key was decided before
+    (the same episode again: a repeat notification does not retrain twice)."""
+    stmt = (
+        insert(RetrainingTrigger)
+        .values(
+            receiver=receiver.name,
+            model_id=model,
+            model_version=version,
+            idempotency_key=decision.idempotency_key,
+            status="triggered" if decision.allowed else "blocked",
+            reason=decision.reason,
+            alerts=[{"fingerprint": a.fingerprint, "labels": a.labels} for a in alerts],
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[RetrainingTrigger.idempotency_key])
+        .returning(RetrainingTrigger.id)
+    )
+    trigger_id = session.scalar(stmt)
+    if trigger_id is not None:
+        log.info(
+            "retraining %s for %s v%s via %s%s",
+            "triggered" if decision.allowed else "blocked",
+            model,
+            version,
+            receiver.name,
+            f": {decision.reason}" if decision.reason else "",
+        )
+    return trigger_id
+
+
+def retraining_payload(
+    session: Session,
+    receiver: RetrainReceiver,
+    model: str,
+    version: str,
+    alerts: Sequence[AlertState],
+    *,
+    now: datetime,
+    external_url: str,
+) -> dict[str, Any] | None:
+    """The ``retraining`` object of a trigger notification, or None when the policy
+    blocks it or this episode was already decided."""
+    decision = decide(session, receiver, model, version, alerts, now=now)
+    trigger_id = record_trigger(session, receiver, model, version, alerts, decision, now=now)
+    if trigger_id is None or not decision.allowed:
+        return None
+    base = external_url.rstrip("/")
+    return {
+        "trigger_id": trigger_id,
+        "idempotency_key": decision.idempotency_key,
+        "model_id": model,
+        "model_version": version,
+        "callback_url": f"{base}/v1/retraining/{trigger_id}/outcome" if base else "",
+    }

@@ -1,0 +1,311 @@
+"""Aggregation groups and their notifications (Alertmanager's dispatcher, in PostgreSQL).
+
+An instance that fires is routed (:func:`monitor.alerting.routing.match_routes`); each
+matching route puts it in the group of its ``group_by`` labels for that route's
+receiver. A new group is flushed ``group_wait`` after it appears, then every
+``group_interval`` while it has firing alerts. A flush notifies when the group has a
+firing alert it has not notified yet, when an alert it notified has resolved (and the
+receiver has ``send_resolved``), or, with nothing new, every ``repeat_interval``.
+Silenced and inhibited alerts are left out of notifications (but stay members, so they
+are notified when the silence ends). The notification is written to the outbox in the
+transaction that records what the group notified: a crash before the commit repeats the
+flush, after it the outbox delivers. Groups are due-dated rows, claimed with ``FOR UPDATE
+SKIP LOCKED``, so a restart or a second alerter picks up where the first stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from monitor.alerting.governance import retraining_payload
+from monitor.alerting.matchers import Matcher, parse_matchers
+from monitor.alerting.payload import AlertView, alertmanager_v4
+from monitor.alerting.routing import (
+    RouteMatch,
+    all_routes,
+    group_key,
+    group_labels,
+    inhibited,
+    match_routes,
+    silenced,
+)
+from monitor.alerting.rules import AlertingConfig, ReceiverSpec, RetrainReceiver
+from monitor.db.models import AlertGroup, AlertState, Notification, Silence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an instance goes: a route's group for that route's receiver."""
+
+    match: RouteMatch
+    key: str
+    labels: dict[str, str]
+
+
+def placements(config: AlertingConfig, labels: Mapping[str, str]) -> list[Placement]:
+    return [
+        Placement(m, group_key(m, labels), group_labels(m, labels))
+        for m in match_routes(config.route, labels)
+    ]
+
+
+def _key_hash(receiver: str, key: str) -> str:
+    return hashlib.sha256(f"{receiver}\n{key}".encode()).hexdigest()[:32]
+
+
+def ensure_groups(
+    session: Session, config: AlertingConfig, *, changed: Iterable[str], now: datetime
+) -> None:
+    """Create the groups of every firing instance and of the instances that changed, with
+    a first flush ``group_wait`` from now. Existing groups keep their schedule. Checking
+    every firing instance, not only the new ones, heals groups after a config change."""
+    changed = set(changed)
+    rows = session.execute(
+        select(AlertState.fingerprint, AlertState.labels).where(
+            (AlertState.state == "firing") | AlertState.fingerprint.in_(changed)
+        )
+    ).all()
+    wanted: dict[tuple[str, str, str], tuple[dict[str, str], datetime]] = {}
+    for _fp, labels in rows:
+        for p in placements(config, labels):
+            wanted[(p.match.route_id, p.match.receiver, p.key)] = (
+                p.labels,
+                now + p.match.group_wait,
+            )
+    if not wanted:
+        return
+    stmt = insert(AlertGroup).values(
+        [
+            {
+                "route_id": route_id,
+                "receiver": receiver,
+                "group_key": key,
+                "group_labels": labels,
+                "next_flush_at": due,
+            }
+            for (route_id, receiver, key), (labels, due) in sorted(wanted.items())
+        ]
+    )
+    session.execute(stmt.on_conflict_do_nothing(constraint="uq_alert_groups_key"))
+
+
+@dataclass(frozen=True)
+class Mutes:
+    """What keeps a firing alert out of notifications right now."""
+
+    firing_labels: Sequence[Mapping[str, str]]
+    silences: Sequence[tuple[Sequence[Matcher], datetime, datetime]]
+    config: AlertingConfig
+    now: datetime
+
+    def muted(self, labels: Mapping[str, str]) -> bool:
+        return silenced(labels, self.silences, self.now) or inhibited(
+            labels, self.firing_labels, self.config.inhibit_rules
+        )
+
+
+def _mutes(session: Session, config: AlertingConfig, now: datetime) -> Mutes:
+    firing = session.scalars(select(AlertState.labels).where(AlertState.state == "firing")).all()
+    active = session.scalars(
+        select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
+    ).all()
+    return Mutes(
+        firing_labels=firing,
+        silences=[(parse_matchers(s.matchers), s.starts_at, s.ends_at) for s in active],
+        config=config,
+        now=now,
+    )
+
+
+def _view(state: AlertState, status: str, generator_url: str) -> AlertView:
+    return AlertView(
+        status=status,
+        labels=state.labels,
+        annotations=state.annotations,
+        starts_at=state.fired_at or state.active_at or state.updated_at,
+        ends_at=state.resolved_at if status == "resolved" else None,
+        fingerprint=state.fingerprint,
+        generator_url=generator_url,
+        evidence=state.evidence,
+    )
+
+
+@dataclass(frozen=True)
+class FlushReport:
+    group_key: str
+    receiver: str
+    notified: bool
+    firing: int
+    resolved: int
+
+
+def flush_due(
+    session: Session,
+    config: AlertingConfig,
+    *,
+    now: datetime,
+    external_url: str = "",
+    dashboard_url: str = "",
+    limit: int = 500,
+) -> list[FlushReport]:
+    """Flush every group due by ``now`` (in the caller's transaction)."""
+    due = session.scalars(
+        select(AlertGroup)
+        .where(AlertGroup.next_flush_at <= now)
+        .order_by(AlertGroup.next_flush_at, AlertGroup.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not due:
+        return []
+    receivers = {r.name: r for r in config.receivers}
+    mutes = _mutes(session, config, now)
+    # Members: firing instances, by the groups they route to, plus what groups notified.
+    members: dict[tuple[str, str, str], list[AlertState]] = defaultdict(list)
+    for state in session.scalars(select(AlertState).where(AlertState.state == "firing")):
+        for p in placements(config, state.labels):
+            members[(p.match.route_id, p.match.receiver, p.key)].append(state)
+    notified = {fp for g in due for fp in g.notified_firing}
+    by_fp = {
+        s.fingerprint: s
+        for s in session.scalars(select(AlertState).where(AlertState.fingerprint.in_(notified)))
+    }
+    # A group with no member left still needs its route's timers: index the whole tree.
+    routes = {m.route_id: m for m in all_routes(config.route)}
+    reports = []
+    for group in due:
+        route = routes.get(group.route_id)
+        receiver = receivers.get(group.receiver)
+        if route is None or receiver is None:
+            # The route or receiver left the config: its alerts are in new groups now.
+            session.delete(group)
+            continue
+        firing_members = members.get((group.route_id, group.receiver, group.group_key), [])
+        reports.append(
+            _flush(
+                session,
+                group,
+                route,
+                receiver,
+                firing_members,
+                by_fp,
+                mutes,
+                external_url=external_url,
+                dashboard_url=dashboard_url,
+            )
+        )
+    return reports
+
+
+def _notifications(
+    session: Session,
+    receiver: ReceiverSpec,
+    views: Sequence[AlertView],
+    firing: Sequence[AlertState],
+    *,
+    now: datetime,
+    external_url: str,
+) -> list[tuple[list[AlertView], dict[str, Any] | None]]:
+    """The notifications of one flush: the group's alerts in one, except for a retrain
+    receiver: one trigger per firing model version that its policy allows (resolutions
+    do not retrain anything)."""
+    if not isinstance(receiver, RetrainReceiver):
+        return [(list(views), None)]
+    out: list[tuple[list[AlertView], dict[str, Any] | None]] = []
+    by_version: dict[tuple[str, str], list[AlertState]] = defaultdict(list)
+    for state in firing:
+        by_version[(state.labels.get("model", ""), state.labels.get("version", ""))].append(state)
+    for (model, version), alerts in sorted(by_version.items()):
+        retraining = retraining_payload(
+            session, receiver, model, version, alerts, now=now, external_url=external_url
+        )
+        if retraining is not None:
+            fps = {a.fingerprint for a in alerts}
+            out.append(([v for v in views if v.fingerprint in fps], retraining))
+    return out
+
+
+def _flush(
+    session: Session,
+    group: AlertGroup,
+    route: RouteMatch,
+    receiver: ReceiverSpec,
+    firing_members: Sequence[AlertState],
+    by_fp: Mapping[str, AlertState],
+    mutes: Mutes,
+    *,
+    external_url: str,
+    dashboard_url: str,
+) -> FlushReport:
+    now = mutes.now
+    firing = sorted(
+        (s for s in firing_members if not mutes.muted(s.labels)), key=lambda s: s.fingerprint
+    )
+    muted = {s.fingerprint for s in firing_members} - {s.fingerprint for s in firing}
+    previously = set(group.notified_firing)
+    firing_fps = {s.fingerprint for s in firing}
+    resolved = [
+        by_fp[fp] for fp in sorted(previously) if fp in by_fp and by_fp[fp].state != "firing"
+    ]
+    send_resolved = bool(getattr(receiver, "send_resolved", True))
+    repeat = (
+        firing
+        and group.last_notified_at is not None
+        and now - group.last_notified_at >= route.repeat_interval
+    )
+    notify = bool(firing_fps - previously) or bool(resolved and send_resolved) or bool(repeat)
+    views = [_view(s, "firing", dashboard_url) for s in firing]
+    if send_resolved:
+        views += [_view(s, "resolved", dashboard_url) for s in resolved]
+    sent = 0
+    if notify and views:
+        for alerts, retraining in _notifications(
+            session, receiver, views, firing, now=now, external_url=external_url
+        ):
+            payload = alertmanager_v4(
+                receiver=group.receiver,
+                group_key=group.group_key,
+                group_labels=group.group_labels,
+                alerts=alerts,
+                external_url=external_url,
+            )
+            if retraining is not None:
+                payload["retraining"] = retraining
+            session.add(
+                Notification(
+                    receiver=group.receiver,
+                    kind=receiver.type,
+                    group_key=group.group_key,
+                    fingerprint=_key_hash(group.receiver, group.group_key),
+                    next_attempt_at=now,
+                    payload=payload,
+                )
+            )
+            sent += 1
+        group.last_notified_at = now
+    group.notified_firing = sorted(firing_fps | (muted & previously))
+    if firing_members:
+        group.next_flush_at = now + route.group_interval
+    else:
+        session.delete(group)  # Alertmanager drops an empty aggregation group
+    if sent:
+        log.info(
+            "notification to %s for %s: %d firing, %d resolved",
+            group.receiver,
+            group.group_key,
+            len(firing),
+            len(resolved),
+        )
+    return FlushReport(group.group_key, group.receiver, sent > 0, len(firing), len(resolved))

@@ -1,0 +1,491 @@
+"""Notifiers against real local HTTP receivers: the v4 payload, the signed webhook,
+retrain, Slack Block Kit and PagerDuty Events v2, field by field."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from monitor.alerting.notifiers import NOTIFIERS, notify
+from monitor.alerting.notifiers.pagerduty import SEVERITY_ALIASES
+from monitor.alerting.notifiers.slack import MAX_ALERTS, SECTION_CHARS
+from monitor.alerting.notifiers.webhook import (
+    SIGNATURE_HEADER,
+    VERSION_HEADER,
+    encode,
+    sign,
+    verify_signature,
+)
+from monitor.alerting.payload import ZERO_TIME, AlertView, alertmanager_v4
+from monitor.demo.receiver import RecordingReceiver
+
+SECRET = "s3cret"
+T0 = datetime(2025, 3, 1, 10, tzinfo=UTC)
+EXTERNAL = "https://driftwarden.example.com"
+RUNBOOK = "https://wiki.example.com/drift"
+GROUP_KEY = '{}:{alertname="FeatureDrift", model="credit"}'
+DOCS = Path(__file__).parents[2] / "docs" / "alerting.md"
+
+
+def alert(
+    feature: str = "income",
+    *,
+    status: str = "firing",
+    severity: str = "warning",
+    **evidence: Any,
+) -> AlertView:
+    labels = {
+        "alertname": "FeatureDrift",
+        "model": "credit",
+        "version": "3",
+        "signal": "data_drift",
+        "metric": "psi",
+        "severity": severity,
+    }
+    if feature:
+        labels["feature"] = feature
+    return AlertView(
+        status=status,
+        labels=labels,
+        annotations={
+            "summary": f"{feature or 'dataset'} of credit drifted",
+            "runbook_url": RUNBOOK,
+        },
+        starts_at=T0,
+        ends_at=T0 + timedelta(hours=2) if status == "resolved" else None,
+        fingerprint=f"fp-{feature}",
+        generator_url=f"{EXTERNAL}/runs/7",
+        evidence={
+            "value": 0.31234,
+            "threshold": 0.2,
+            "p_value": 0.0012,
+            "window_start": "2025-03-01T09:00:00Z",
+            "window_end": "2025-03-01T10:00:00Z",
+            **evidence,
+        },
+    )
+
+
+def payload(*alerts: AlertView, max_alerts: int = 0, **extra: Any) -> dict[str, Any]:
+    doc = alertmanager_v4(
+        receiver="r",
+        group_key=GROUP_KEY,
+        group_labels={"model": "credit", "alertname": "FeatureDrift"},
+        alerts=list(alerts),
+        external_url=EXTERNAL,
+        max_alerts=max_alerts,
+    )
+    return {**doc, **extra}
+
+
+class AnsweringReceiver:
+    """A real HTTP receiver answering every request with one status and body, as Slack
+    does (``400 invalid_payload``). RecordingReceiver answers with empty bodies."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.requests: list[bytes] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.requests.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host!s}:{port}/hook"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as c:
+        yield c
+
+
+@pytest.fixture
+def docs_verify() -> Callable[..., bool]:
+    """The first python block under "## Verifying webhook signatures", as a user pastes it."""
+    text = DOCS.read_text()
+    section = text.split("## Verifying webhook signatures", 1)[1].split("\n## ", 1)[0]
+    snippet = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)
+    verify: Callable[..., bool] = namespace["verify"]
+    return verify
+
+
+# -- payload ---------------------------------------------------------------------------
+
+
+def test_the_v4_payload_has_alertmanagers_fields_and_common_pairs() -> None:
+    doc = payload(alert("income"), alert("age", status="resolved", severity="critical"))
+    assert list(doc) == [
+        "version",
+        "groupKey",
+        "truncatedAlerts",
+        "status",
+        "receiver",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+        "externalURL",
+        "alerts",
+    ]
+    assert doc["version"] == "4"
+    assert doc["groupKey"] == GROUP_KEY
+    assert doc["status"] == "firing"  # any alert firing
+    assert doc["truncatedAlerts"] == 0
+    assert doc["groupLabels"] == {"alertname": "FeatureDrift", "model": "credit"}
+    # Pairs every alert shares: not feature nor severity, which differ.
+    assert doc["commonLabels"] == {
+        "alertname": "FeatureDrift",
+        "metric": "psi",
+        "model": "credit",
+        "signal": "data_drift",
+        "version": "3",
+    }
+    assert doc["commonAnnotations"] == {"runbook_url": RUNBOOK}
+    firing, resolved = doc["alerts"]
+    assert firing == {
+        "status": "firing",
+        "labels": dict(alert("income").labels),
+        "annotations": {"summary": "income of credit drifted", "runbook_url": RUNBOOK},
+        "startsAt": "2025-03-01T10:00:00Z",
+        "endsAt": ZERO_TIME,
+        "generatorURL": f"{EXTERNAL}/runs/7",
+        "fingerprint": "fp-income",
+        "evidence": dict(alert("income").evidence),
+    }
+    assert (resolved["status"], resolved["endsAt"]) == ("resolved", "2025-03-01T12:00:00Z")
+    only_resolved = payload(alert("age", status="resolved"))
+    assert only_resolved["status"] == "resolved"
+
+
+def test_max_alerts_cuts_resolved_first_and_counts_the_rest() -> None:
+    doc = payload(
+        alert("a", status="resolved"), alert("b"), alert("c"), alert("d", status="resolved"),
+        max_alerts=2,
+    )  # fmt: skip
+    assert [a["fingerprint"] for a in doc["alerts"]] == ["fp-b", "fp-c"]
+    assert doc["truncatedAlerts"] == 2
+    assert "feature" not in doc["commonLabels"]  # computed over all four
+    with pytest.raises(ValueError, match="max_alerts=-1"):
+        payload(alert(), max_alerts=-1)
+    with pytest.raises(ValueError, match="status='open'"):
+        AlertView("open", {}, {}, T0, None, "x")
+
+
+# -- webhook ---------------------------------------------------------------------------
+
+
+def test_webhook_sends_the_stored_payload_signed_and_versioned(
+    client: httpx.Client, docs_verify: Callable[..., bool]
+) -> None:
+    doc = payload(alert())
+    with RecordingReceiver() as receiver:
+        delivery = notify(client, "webhook", {"url": receiver.url, "secret": SECRET}, doc)
+        (request,) = receiver.requests
+    assert (delivery.ok, delivery.status) == (True, 200)
+    assert request.json() == doc
+    assert request.body == encode(doc)
+    assert request.headers[VERSION_HEADER] == "4"
+    assert request.headers["Content-Type"] == "application/json"
+    header = request.headers[SIGNATURE_HEADER]
+    assert re.fullmatch(r"t=\d+,v1=[0-9a-f]{64}", header)
+    # The documented verification accepts it; a wrong secret, an altered body, an old
+    # timestamp and a header that is not ours are refused.
+    assert docs_verify(SECRET, header, request.body) is True
+    assert docs_verify("other", header, request.body) is False
+    assert docs_verify(SECRET, header, request.body + b" ") is False
+    old = sign(SECRET, int(time.time()) - 301, request.body)
+    assert docs_verify(SECRET, old, request.body) is False
+    assert docs_verify(SECRET, old, request.body, tolerance=600) is True
+    assert docs_verify(SECRET, "garbage", request.body) is False
+    assert verify_signature(SECRET, header, request.body)
+
+
+def test_webhook_without_secret_is_unsigned_and_without_url_is_refused(
+    client: httpx.Client,
+) -> None:
+    with RecordingReceiver() as receiver:
+        assert notify(client, "webhook", {"url": receiver.url}, payload(alert())).ok
+        (request,) = receiver.requests
+    assert SIGNATURE_HEADER not in request.headers
+    refused = notify(client, "webhook", {"secret": SECRET}, payload(alert()))
+    assert (refused.ok, refused.retryable) == (False, False)
+    assert refused.error == "receiver config url=None: a non-empty string is required"
+
+
+def test_signature_rejects_an_old_timestamp() -> None:
+    body = b'{"a":1}'
+    header = sign(SECRET, 1_000_000, body)
+    assert verify_signature(SECRET, header, body, now=1_000_100)
+    assert not verify_signature(SECRET, header, body, now=1_000_000 + 3600)
+
+
+# -- retrain ---------------------------------------------------------------------------
+
+
+def test_retrain_adds_the_idempotency_key_and_refuses_a_payload_without_trigger(
+    client: httpx.Client, docs_verify: Callable[..., bool]
+) -> None:
+    retraining = {
+        "trigger_id": 12,
+        "idempotency_key": "credit-3-0b1f",
+        "model_id": "credit",
+        "model_version": "3",
+        "callback_url": f"{EXTERNAL}/retraining/12",
+    }
+    doc = payload(alert(), retraining=retraining)
+    config = {"url": "", "secret": SECRET}
+    with RecordingReceiver() as receiver:
+        config["url"] = receiver.url
+        assert notify(client, "retrain", config, doc).ok
+        refused = notify(client, "retrain", config, payload(alert()))
+        no_key = notify(client, "retrain", config, payload(alert(), retraining={"trigger_id": 1}))
+        (request,) = receiver.requests  # the refused ones were not sent
+    assert request.headers["Idempotency-Key"] == "credit-3-0b1f"
+    assert request.headers[VERSION_HEADER] == "4"
+    assert request.json() == doc
+    assert docs_verify(SECRET, request.headers[SIGNATURE_HEADER], request.body)
+    assert (refused.ok, refused.retryable) == (False, False)
+    assert refused.error == "payload retraining=None: a retrain receiver needs the object"
+    assert no_key.error is not None
+    assert "retraining.idempotency_key=None" in no_key.error
+
+
+# -- slack -----------------------------------------------------------------------------
+
+
+def test_slack_renders_block_kit_with_fields_top_features_and_links(
+    client: httpx.Client,
+) -> None:
+    run_level = alert(
+        "",
+        value=0.4,
+        threshold=0.3,
+        top_features=[
+            {"feature": "income", "metric": "psi", "value": 0.31, "p_value": 1e-3, "threshold": 0},
+            {"feature": "age", "metric": "ks", "value": 0.12, "p_value": 0.02, "threshold": 0},
+        ],
+    )
+    doc = payload(alert("income"), run_level, alert("age", status="resolved"))
+    with RecordingReceiver() as receiver:
+        delivery = notify(client, "slack", {"url": receiver.url}, doc)
+        (request,) = receiver.requests
+    assert (delivery.ok, delivery.status) == (True, 200)
+    sent = request.json()
+    assert sent["text"].startswith("[FIRING:2] FeatureDrift credit: income of credit drifted; ")
+    header, first, second, third, actions = sent["blocks"]
+    assert header == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "[FIRING:2] FeatureDrift credit"},
+    }
+    assert first["type"] == "section"
+    assert first["text"]["type"] == "mrkdwn"
+    assert first["text"]["text"] == (
+        ":red_circle: *income of credit drifted* (firing)\n"
+        f"<{RUNBOOK}|Runbook> · <{EXTERNAL}/runs/7|Source>"
+    )
+    assert [f["text"] for f in first["fields"]] == [
+        "*Model*\ncredit",
+        "*Version*\n3",
+        "*Signal*\ndata_drift",
+        "*Feature*\nincome",
+        "*Window*\n2025-03-01 09:00 UTC → 2025-03-01 10:00 UTC",
+        "*Value*\npsi = 0.3123 (threshold 0.2)",
+    ]
+    assert all(f["type"] == "mrkdwn" for f in first["fields"])
+    # A run-level alert (no feature label) lists the top drifted features.
+    assert (
+        "*Top drifted features*\n• `income` psi 0.31 (p=0.001)\n• `age` ks 0.12 (p=0.02)"
+        in (second["text"]["text"])
+    )
+    assert "*Feature*" not in str(second["fields"])
+    resolved_text = ":large_green_circle: *age of credit drifted* (resolved)"
+    assert third["text"]["text"].startswith(resolved_text)
+    assert actions == {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Open Driftwarden"},
+                "url": EXTERNAL,
+            }
+        ],
+    }
+
+
+def test_slack_caps_alerts_blocks_and_section_length(client: httpx.Client) -> None:
+    alerts = [alert(f"f{i}") for i in range(MAX_ALERTS + 3)]
+    long = AlertView(
+        "firing",
+        {"alertname": "X", "model": "m<&>"},
+        {"summary": "s", "description": "d" * 5000},
+        T0,
+        None,
+        "fp-long",
+    )
+    doc = payload(long, *alerts, max_alerts=12)  # 14 alerts, 12 kept, 2 truncated
+    with RecordingReceiver() as receiver:
+        assert notify(client, "slack", {"url": receiver.url}, doc).ok
+        sent = receiver.requests[0].json()
+    blocks = sent["blocks"]
+    assert len(blocks) <= 50
+    sections = [b for b in blocks if b["type"] == "section"]
+    assert len(sections) == MAX_ALERTS
+    assert blocks[0]["text"]["text"] == "[FIRING:12+] FeatureDrift credit"
+    assert {"type": "mrkdwn", "text": "and 4 more"} in blocks[-2]["elements"]
+    assert max(len(s["text"]["text"]) for s in sections) == SECTION_CHARS
+    assert sections[0]["fields"][0]["text"] == "*Model*\nm&lt;&amp;&gt;"  # mrkdwn escaped
+    resolved = payload(alert(status="resolved"))
+    with RecordingReceiver() as receiver:
+        assert notify(client, "slack", {"url": receiver.url}, resolved).ok
+        sent = receiver.requests[0].json()
+    assert sent["blocks"][0]["text"]["text"] == "[RESOLVED] FeatureDrift credit"
+
+
+def test_slack_errors_final_with_slacks_text_or_retryable(client: httpx.Client) -> None:
+    receiver = AnsweringReceiver(400, b"invalid_payload")
+    try:
+        refused = notify(client, "slack", {"url": receiver.url}, payload(alert()))
+    finally:
+        receiver.close()
+    assert (refused.ok, refused.retryable, refused.status) == (False, False, 400)
+    assert refused.error == "HTTP 400: invalid_payload"
+    for status, body in ((429, b"rate_limited"), (500, b"rollup_error"), (503, b"")):
+        receiver = AnsweringReceiver(status, body)
+        try:
+            busy = notify(client, "slack", {"url": receiver.url}, payload(alert()))
+        finally:
+            receiver.close()
+        assert (busy.ok, busy.retryable, busy.status) == (False, True, status)
+    down = notify(client, "slack", {"url": "http://127.0.0.1:9/hook"}, payload(alert()))
+    assert (down.ok, down.retryable) == (False, True)
+    assert down.error is not None
+    assert "URLError" in down.error
+    bad = notify(client, "slack", {"url": "ftp://hooks.example.com/x"}, payload(alert()))
+    assert (bad.ok, bad.retryable) == (False, False)
+
+
+# -- pagerduty -------------------------------------------------------------------------
+
+
+def test_pagerduty_sends_one_event_per_alert_in_order(client: httpx.Client) -> None:
+    doc = payload(
+        alert("income", severity="page"),
+        alert("age", status="resolved", severity="nonsense"),
+    )
+    routing_key = "R" * 32
+    with RecordingReceiver(statuses=[202, 202]) as receiver:
+        config = {"url": receiver.url, "routing_key": routing_key, "severity": "warning"}
+        delivery = notify(client, "pagerduty", config, doc)
+        trigger, resolve = (r.json() for r in receiver.requests)
+    assert (delivery.ok, delivery.status) == (True, 202)
+    assert trigger == {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": "fp-income",
+        "payload": {
+            "summary": "income of credit drifted",
+            "source": "credit",
+            "severity": "critical",  # page -> critical
+            "timestamp": "2025-03-01T10:00:00Z",
+            "component": "credit",
+            "group": "data_drift",
+            "class": "FeatureDrift",
+            "custom_details": {
+                "labels": doc["alerts"][0]["labels"],
+                "annotations": doc["alerts"][0]["annotations"],
+                "evidence": doc["alerts"][0]["evidence"],
+            },
+        },
+        "links": [
+            {"href": RUNBOOK, "text": "Runbook"},
+            {"href": f"{EXTERNAL}/runs/7", "text": "Driftwarden"},
+        ],
+        "client": "Driftwarden",
+        "client_url": EXTERNAL,
+    }
+    assert (resolve["event_action"], resolve["dedup_key"]) == ("resolve", "fp-age")
+    assert resolve["payload"]["severity"] == "warning"  # unknown label: the receiver's
+
+
+def test_pagerduty_summary_source_and_severity_fallbacks(client: httpx.Client) -> None:
+    bare = AlertView("firing", {"alertname": "NoData"}, {"summary": "x" * 2000}, T0, None, "fp")
+    unnamed = AlertView("firing", {"alertname": "Lag", "model": "eta"}, {}, T0, None, "fp2")
+    with RecordingReceiver() as receiver:
+        config = {"url": receiver.url, "routing_key": "k" * 32, "client_url": "https://dw"}
+        assert notify(client, "pagerduty", config, payload(bare, unnamed)).ok
+        first, second = (r.json() for r in receiver.requests)
+    assert len(first["payload"]["summary"]) == 1024
+    assert first["payload"]["source"] == "driftwarden"
+    assert first["payload"]["severity"] == "error"  # the default
+    assert "component" not in first["payload"]
+    assert first["client_url"] == "https://dw"
+    assert second["payload"]["summary"] == "Lag eta"
+    assert SEVERITY_ALIASES["ticket"] == "warning"
+    assert SEVERITY_ALIASES["sev4"] == "info"
+
+
+def test_pagerduty_stops_at_the_first_failure(client: httpx.Client) -> None:
+    doc = payload(alert("a"), alert("b"), alert("c"))
+    with RecordingReceiver(statuses=[202, 400]) as receiver:
+        config = {"url": receiver.url, "routing_key": "k" * 32}
+        delivery = notify(client, "pagerduty", config, doc)
+        assert len(receiver.requests) == 2  # c was not sent
+    assert (delivery.ok, delivery.retryable, delivery.status) == (False, False, 400)
+    assert delivery.error == "event 2/3 dedup_key='fp-b': HTTP 400: (no body)"
+    with RecordingReceiver(statuses=[429]) as receiver:
+        config = {"url": receiver.url, "routing_key": "k" * 32}
+        assert notify(client, "pagerduty", config, doc).retryable
+    missing = notify(client, "pagerduty", {"url": "http://127.0.0.1:9"}, doc)
+    assert missing.error == "receiver config routing_key=None: a non-empty string is required"
+    bad = notify(client, "pagerduty", {"routing_key": "k", "severity": "loud"}, doc)
+    assert bad.error is not None
+    assert "severity='loud'" in bad.error
+
+
+# -- registry --------------------------------------------------------------------------
+
+
+def test_registry_unknown_kind_and_send_resolved(client: httpx.Client) -> None:
+    assert set(NOTIFIERS) == {"webhook", "slack", "pagerduty", "retrain"}
+    unknown = notify(client, "email", {}, payload(alert()))
+    assert (unknown.ok, unknown.retryable) == (False, False)
+    assert unknown.error is not None
+    assert "kind='email'" in unknown.error
+    mixed = payload(alert("a"), alert("b", status="resolved"))
+    with RecordingReceiver() as receiver:
+        config = {"url": receiver.url, "send_resolved": False}
+        skipped = notify(client, "webhook", config, payload(alert(status="resolved")))
+        sent = notify(client, "webhook", config, mixed)
+        (request,) = receiver.requests
+    assert (skipped.ok, skipped.skipped) == (True, True)
+    assert sent.ok
+    body = request.json()
+    assert [a["fingerprint"] for a in body["alerts"]] == ["fp-a"]
+    assert body["commonLabels"]["feature"] == "a"
