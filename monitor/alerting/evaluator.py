@@ -127,6 +127,10 @@ class _Pass:
             row.evidence = dict(e.evidence)
         row.rule_id = rule_id
         _write(row, rec, self.now)
+        if transition == "resolved" and row.resolved_at is None:
+            # A re-run window took back the breach that fired it: it never fired, but it
+            # was notified as firing, so it ends now, at this window.
+            row.resolved_at = e.at
         if transition is not None:
             self._record(rule.alert, transition, row, e.value, e.at)
 

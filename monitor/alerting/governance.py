@@ -53,10 +53,10 @@ def idempotency_key(receiver: str, model: str, version: str, alerts: Sequence[Al
 def decide(
     session: Session,
     receiver: RetrainReceiver,
-    model: str,
-    version: str,
     alerts: Sequence[AlertState],
     *,
+    model: str,
+    version: str,
     now: datetime,
 ) -> Decision:
     policy = receiver.policy
@@ -105,11 +105,11 @@ def decide(
 def record_trigger(
     session: Session,
     receiver: RetrainReceiver,
-    model: str,
-    version: str,
     alerts: Sequence[AlertState],
     decision: Decision,
     *,
+    model: str,
+    version: str,
     now: datetime,
 ) -> int | None:
     """Store the decision; the trigger's id, or None if this key was decided before
@@ -145,17 +145,19 @@ def record_trigger(
 def retraining_payload(
     session: Session,
     receiver: RetrainReceiver,
-    model: str,
-    version: str,
     alerts: Sequence[AlertState],
     *,
+    model: str,
+    version: str,
     now: datetime,
     external_url: str,
 ) -> dict[str, Any] | None:
     """The ``retraining`` object of a trigger notification, or None when the policy
     blocks it or this episode was already decided."""
-    decision = decide(session, receiver, model, version, alerts, now=now)
-    trigger_id = record_trigger(session, receiver, model, version, alerts, decision, now=now)
+    decision = decide(session, receiver, alerts, model=model, version=version, now=now)
+    trigger_id = record_trigger(
+        session, receiver, alerts, decision, model=model, version=version, now=now
+    )
     if trigger_id is None or not decision.allowed:
         return None
     base = external_url.rstrip("/")

@@ -40,6 +40,7 @@ from monitor.alerting.routing import (
     silenced,
 )
 from monitor.alerting.rules import AlertingConfig, ReceiverSpec, RetrainReceiver
+from monitor.alerting.sample import render
 from monitor.db.models import AlertGroup, AlertState, Notification, Silence
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,8 @@ def _view(state: AlertState, status: str, generator_url: str) -> AlertView:
         starts_at=state.fired_at or state.active_at or state.updated_at,
         ends_at=state.resolved_at if status == "resolved" else None,
         fingerprint=state.fingerprint,
-        generator_url=generator_url,
+        # The dashboard link of the alert's model: {model} and {version} filled in.
+        generator_url=render(generator_url, state.labels) if generator_url else "",
         evidence=state.evidence,
     )
 
@@ -199,9 +201,9 @@ def flush_due(
                 group,
                 route,
                 receiver,
-                firing_members,
-                by_fp,
-                mutes,
+                firing_members=firing_members,
+                by_fp=by_fp,
+                mutes=mutes,
                 external_url=external_url,
                 dashboard_url=dashboard_url,
             )
@@ -229,7 +231,13 @@ def _notifications(
         by_version[(state.labels.get("model", ""), state.labels.get("version", ""))].append(state)
     for (model, version), alerts in sorted(by_version.items()):
         retraining = retraining_payload(
-            session, receiver, model, version, alerts, now=now, external_url=external_url
+            session,
+            receiver,
+            alerts,
+            model=model,
+            version=version,
+            now=now,
+            external_url=external_url,
         )
         if retraining is not None:
             fps = {a.fingerprint for a in alerts}
@@ -242,10 +250,10 @@ def _flush(
     group: AlertGroup,
     route: RouteMatch,
     receiver: ReceiverSpec,
+    *,
     firing_members: Sequence[AlertState],
     by_fp: Mapping[str, AlertState],
     mutes: Mutes,
-    *,
     external_url: str,
     dashboard_url: str,
 ) -> FlushReport:
