@@ -5,7 +5,7 @@ consumed runs (``alert_evaluations`` is dropped). Alert instances are now identi
 the result's labels including ``metric``, and keep a record of the windows they stepped
 on, so stored states of the first cut are deleted (their fingerprints would not match):
 an alert firing at upgrade fires again at its next window, once. The cursor starts at the
-newest stored result, so history is not replayed into notifications. Notifications are
+migration's snapshot, so stored history is not replayed into notifications. Notifications are
 per aggregation group (``alert_groups``); silences and retraining triggers are new.
 
 Revision ID: 0003
@@ -48,16 +48,11 @@ def upgrade() -> None:
     op.create_table(
         "alert_cursor",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("txid", sa.BigInteger(), nullable=False),
-        sa.Column("last_id", sa.BigInteger(), nullable=False),
+        sa.Column("snapshot", sa.Text(), nullable=True),
         sa.CheckConstraint("id = 1", name="ck_alert_cursor_single"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.execute(
-        "INSERT INTO alert_cursor (id, txid, last_id) "
-        "SELECT 1, coalesce(max(txid), 0), coalesce(max(id), 0) FROM results "
-        "WHERE txid = (SELECT max(txid) FROM results)"
-    )
+    op.execute("INSERT INTO alert_cursor (id, snapshot) VALUES (1, pg_current_snapshot()::text)")
     op.drop_table("alert_evaluations")
     op.execute("DELETE FROM alert_states")
     op.drop_column("alert_states", "breaches")

@@ -48,16 +48,16 @@ class AlertEvent:
 
 def _read_whole_runs(session: Session, cursor: Cursor) -> tuple[Sequence[Result], Cursor]:
     """New result rows, whole transactions only (a run's rows are one transaction): a
-    batch cut by the limit is completed with the rest of its last transaction."""
+    page cut by the limit is completed with the rest of its last transaction."""
     rows, after = read_results(session, cursor, limit=BATCH)
-    if len(rows) < BATCH:
+    if after.upto is None:
         return rows, after
     rest = session.scalars(
         select(Result).where(Result.txid == after.txid, Result.id > after.id).order_by(Result.id)
     ).all()
     if rest:
         rows = [*rows, *rest]
-        after = Cursor(after.txid, rest[-1].id)
+        after = Cursor(after.snapshot, after.upto, after.txid, rest[-1].id)
     return rows, after
 
 
@@ -132,7 +132,9 @@ class _Pass:
             # was notified as firing, so it ends now, at this window.
             row.resolved_at = e.at
         if transition is not None:
-            self._record(rule.alert, transition, row, e.value, e.at)
+            # When it fired or resolved: after a replay, not necessarily this window.
+            at = row.fired_at if transition == "firing" else row.resolved_at
+            self._record(rule.alert, transition, row, e.value, at or e.at)
 
     def _record(
         self, rule: str, transition: Transition, row: AlertState, value: float | None, at: datetime
@@ -178,16 +180,15 @@ def evaluate(session: Session, config: AlertingConfig | None, *, now: datetime) 
     work = _Pass(session, rules, now)
     cursor_row = session.get(AlertCursor, 1, with_for_update=True)
     if cursor_row is None:
-        cursor_row = AlertCursor(id=1, txid=0, last_id=0)
+        cursor_row = AlertCursor(id=1, snapshot=None)
         session.add(cursor_row)
-    cursor = Cursor(cursor_row.txid, cursor_row.last_id)
+    cursor = Cursor(cursor_row.snapshot)
     while True:
-        rows, after = _read_whole_runs(session, cursor)
-        if not rows:
-            break
+        rows, cursor = _read_whole_runs(session, cursor)
         work.feed(rows)
-        cursor = after
-    cursor_row.txid, cursor_row.last_id = cursor.txid, cursor.id
+        if cursor.upto is None:  # the read is complete
+            break
+    cursor_row.snapshot = cursor.snapshot
     work.resolve_disabled({r.id: r.name for r in all_rules if not r.enabled})
     session.flush()
     if config is not None:

@@ -9,11 +9,17 @@ written to the outbox, the receiver's policy is checked against what is stored:
 - ``min_labelled_rows``: at least that many labels stored for the model within
   ``labelled_within`` (a retraining needs ground truth).
 
-Every decision is recorded in ``retraining_triggers``: ``triggered`` with the
-idempotency key the receiver gets, or ``blocked`` with the reason. The key is a hash of
-the receiver, model version and the firing alerts' episodes (fingerprint and firing
-time), so a re-sent or repeated notification of the same episode carries the same key
-and the trainer can ignore duplicates.
+Every decision is recorded in ``retraining_triggers``, one row per episode: ``triggered``
+with the idempotency key the receiver gets, or ``blocked`` with the reason. The key is a
+hash of the receiver, model version and the firing alerts' episodes (fingerprint and
+firing time), so a re-sent or repeated notification of the same episode carries the same
+key and the trainer can ignore duplicates:
+
+- a triggered episode is sent again as the same trigger (same id and key) while its
+  outcome is pending, and not at all once the trainer reported one;
+- a blocked episode is decided again at its next notification (a repeat): the policy's
+  checks depend on time (cooldown, the period, labels arriving), so an episode that
+  persists is triggered once they pass. Its row then holds the latest decision.
 """
 
 from __future__ import annotations
@@ -112,24 +118,26 @@ def record_trigger(
     version: str,
     now: datetime,
 ) -> int | None:
-    """Store the decision; the trigger's id, or None if this key was decided before
-    (the same episode again: a repeat notification does not retrain twice)."""
-    stmt = (
-        insert(RetrainingTrigger)
-        .values(
-            receiver=receiver.name,
-            model_id=model,
-            model_version=version,
-            idempotency_key=decision.idempotency_key,
-            status="triggered" if decision.allowed else "blocked",
-            reason=decision.reason,
-            alerts=[{"fingerprint": a.fingerprint, "labels": a.labels} for a in alerts],
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[RetrainingTrigger.idempotency_key])
-        .returning(RetrainingTrigger.id)
+    """Store the decision of an episode that has no row or a blocked one; the trigger's
+    id, or None if a concurrent flush stored a non-blocked decision for the key first."""
+    values = {
+        "receiver": receiver.name,
+        "model_id": model,
+        "model_version": version,
+        "idempotency_key": decision.idempotency_key,
+        "status": "triggered" if decision.allowed else "blocked",
+        "reason": decision.reason,
+        "alerts": [{"fingerprint": a.fingerprint, "labels": a.labels} for a in alerts],
+        "created_at": now,  # the time of the decision: cooldown and period count from it
+    }
+    stmt = insert(RetrainingTrigger).values(**values)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[RetrainingTrigger.idempotency_key],
+        set_={k: stmt.excluded[k] for k in ("status", "reason", "alerts", "created_at")},
+        # Only a blocked decision is taken again; a triggered one stands.
+        where=RetrainingTrigger.status == "blocked",
     )
-    trigger_id = session.scalar(stmt)
+    trigger_id: int | None = session.scalar(upsert.returning(RetrainingTrigger.id))
     if trigger_id is not None:
         log.info(
             "retraining %s for %s v%s via %s%s",
@@ -140,6 +148,19 @@ def record_trigger(
             f": {decision.reason}" if decision.reason else "",
         )
     return trigger_id
+
+
+def _payload(
+    trigger_id: int, key: str, model: str, version: str, external_url: str
+) -> dict[str, Any]:
+    base = external_url.rstrip("/")
+    return {
+        "trigger_id": trigger_id,
+        "idempotency_key": key,
+        "model_id": model,
+        "model_version": version,
+        "callback_url": f"{base}/v1/retraining/{trigger_id}/outcome" if base else "",
+    }
 
 
 def retraining_payload(
@@ -153,18 +174,23 @@ def retraining_payload(
     external_url: str,
 ) -> dict[str, Any] | None:
     """The ``retraining`` object of a trigger notification, or None when the policy
-    blocks it or this episode was already decided."""
+    blocks it or the episode's trigger already has its outcome."""
+    key = idempotency_key(receiver.name, model, version, alerts)
+    # Columns, not the ORM object: record_trigger updates the row behind the session.
+    earlier = session.execute(
+        select(RetrainingTrigger.id, RetrainingTrigger.status).where(
+            RetrainingTrigger.idempotency_key == key
+        )
+    ).first()
+    if earlier is not None and earlier.status != "blocked":
+        if earlier.status != "triggered":
+            return None  # the trainer reported what it did: nothing to remind it of
+        # The same episode again (a repeat): the same trigger, which the key deduplicates.
+        return _payload(earlier.id, key, model, version, external_url)
     decision = decide(session, receiver, alerts, model=model, version=version, now=now)
     trigger_id = record_trigger(
         session, receiver, alerts, decision, model=model, version=version, now=now
     )
     if trigger_id is None or not decision.allowed:
         return None
-    base = external_url.rstrip("/")
-    return {
-        "trigger_id": trigger_id,
-        "idempotency_key": decision.idempotency_key,
-        "model_id": model,
-        "model_version": version,
-        "callback_url": f"{base}/v1/retraining/{trigger_id}/outcome" if base else "",
-    }
+    return _payload(trigger_id, key, model, version, external_url)

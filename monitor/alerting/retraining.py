@@ -27,6 +27,10 @@ class RetrainingError(ValueError):
     """An outcome that cannot be recorded; names the trigger and the field."""
 
 
+class UnknownTriggerError(RetrainingError):
+    """No trigger has the id (the API answers 404, not 422)."""
+
+
 def record_outcome(
     session: Session,
     trigger_id: int,
@@ -41,7 +45,7 @@ def record_outcome(
     """Record the outcome of trigger ``trigger_id`` (again: the last report wins)."""
     trigger = session.get(RetrainingTrigger, trigger_id, with_for_update=True)
     if trigger is None:
-        raise RetrainingError(f"trigger_id={trigger_id}: no such retraining trigger")
+        raise UnknownTriggerError(f"trigger_id={trigger_id}: no such retraining trigger")
     if trigger.status == "blocked":
         raise RetrainingError(
             f"trigger_id={trigger_id}: was blocked by its policy ({trigger.reason}); "
@@ -49,6 +53,16 @@ def record_outcome(
         )
     if new_version is not None and status != "succeeded":
         raise RetrainingError(f"new_version={new_version!r}: only a succeeded retraining has one")
+    if copy_baseline_name is not None and new_version is None:
+        # Said, not ignored: the caller expects a baseline the new version would not get.
+        raise RetrainingError(
+            f"copy_baseline={copy_baseline_name!r}: a baseline is copied to a new_version"
+        )
+    if new_version == trigger.model_version:
+        raise RetrainingError(
+            f"new_version={new_version!r}: is the retrained version itself; "
+            "a retraining produces another version"
+        )
     if new_version is not None:
         schema = feature_schema
         if schema is None:

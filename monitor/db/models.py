@@ -424,14 +424,13 @@ class AlertRule(Base):
 
 
 class AlertCursor(Base):
-    """Where the evaluator is in ``results`` (one row): the (txid, id) of the last row it
-    consumed, for :func:`monitor.detection.results.read_results`."""
+    """Where the evaluator is in ``results`` (one row): the snapshot of its last read
+    (:class:`monitor.detection.results.Cursor`)."""
 
     __tablename__ = "alert_cursor"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    txid: Mapped[int] = mapped_column(BigInteger)
-    last_id: Mapped[int] = mapped_column(BigInteger)
+    snapshot: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (CheckConstraint("id = 1", name="ck_alert_cursor_single"),)
 

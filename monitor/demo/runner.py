@@ -2,6 +2,9 @@
 
 Everything runs through the same code paths as the long-running roles; only the
 services are embedded (unless DRIFTWARDEN_DATABASE_URL / _KAFKA_BOOTSTRAP_SERVERS are set).
+The alerting config is a rules file (rules.yaml next to this module) applied as
+`driftwarden rules apply` applies one, and one cycle of `driftwarden alert` evaluates,
+groups and delivers.
 """
 
 from __future__ import annotations
@@ -14,21 +17,23 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.alerting.dispatch import DeliveryReport, deliver_due
-from monitor.alerting.evaluator import AlertEvent, evaluate_rules
+from monitor.alerting.alerter import run_cycle
+from monitor.alerting.config_store import apply_config
+from monitor.alerting.dispatch import DeliveryReport
+from monitor.alerting.evaluator import AlertEvent
 from monitor.alerting.notifiers.webhook import SIGNATURE_HEADER, verify_signature
-from monitor.alerting.rules import Condition, RuleSpec
+from monitor.alerting.rules import load_config
 from monitor.config import Settings, load_settings
 from monitor.db import migrate
 from monitor.db.engine import make_engine
-from monitor.db.models import DeadLetter
+from monitor.db.models import DeadLetter, Notification
 from monitor.demo.receiver import RecordingReceiver
 from monitor.demo.traffic import ETA, FRAUD, SyntheticModel, predict
 from monitor.detection.baseline import build_profile, save_baseline
@@ -39,14 +44,7 @@ from monitor.detection.runner import run_due
 from monitor.epoch import floor_to
 from monitor.ingest.consumer import IngestLoop, IngestStats
 from monitor.ingest.topics import ensure_topics
-from monitor.resources import (
-    FeatureSchema,
-    ModelDoc,
-    ReceiverDoc,
-    register_model,
-    upsert_receiver,
-    upsert_rule,
-)
+from monitor.resources import FeatureSchema, ModelDoc, register_model
 from monitor.sdk import PredictionLogger
 from monitor.services import Service
 from monitor.services.broker import resolve_broker
@@ -56,6 +54,7 @@ VERSION = "1"
 WINDOW = timedelta(hours=1)
 SECRET = "demo-signing-secret"  # noqa: S105 - a demo value, printed nowhere
 MONITORS_FILE = "monitors.yaml"  # next to this module; shipped as package data
+RULES_FILE = "rules.yaml"  # likewise
 
 
 class Reporter(Protocol):
@@ -76,12 +75,14 @@ class DemoOutcome:
     runs: list[RunSummary] = field(default_factory=list)
     alerts: list[AlertEvent] = field(default_factory=list)
     deliveries: list[DeliveryReport] = field(default_factory=list)
+    # Per delivered notification id: the (status, feature) of each alert it carried.
+    carried: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     signatures_ok: int = 0
     drift_start: datetime | None = None
     models: list[SyntheticModel] = field(default_factory=list)
 
 
-def _configure(session: Session, model: SyntheticModel, receiver_url: str, seed: int) -> None:
+def _configure(session: Session, model: SyntheticModel, seed: int) -> None:
     register_model(
         session,
         ModelDoc(
@@ -96,7 +97,6 @@ def _configure(session: Session, model: SyntheticModel, receiver_url: str, seed:
     save_baseline(
         session, model_id=model.model_id, model_version=VERSION, profile=profile, n_rows=n_rows
     )
-    upsert_receiver(session, ReceiverDoc(name="demo-webhook", url=receiver_url, secret=SECRET))
 
 
 def _apply_monitors(session: Session) -> None:
@@ -105,20 +105,17 @@ def _apply_monitors(session: Session) -> None:
     apply_monitors(session, parse_monitors(text, source=f"monitor/demo/{MONITORS_FILE}"))
 
 
-def _rule() -> RuleSpec:
-    return RuleSpec(
-        name="FeatureDrift",
-        scope="feature",
-        condition=Condition(value="drifted", op=">=", threshold=1),
-        # Pending for one window first: one drifted window alone does not page anyone.
-        for_windows=1,
-        labels={"severity": "warning"},
-        annotations={
-            "summary": "Feature {feature} of {model} v{version} drifted",
-            "runbook_url": "https://example.org/runbooks/feature-drift",
-        },
-        receiver="demo-webhook",
-    )
+def _apply_rules(session: Session, receiver_url: str, now: datetime) -> None:
+    """The demo's alerting config, from its rules.yaml, as `driftwarden rules apply`:
+    ``${DEMO_WEBHOOK_URL}`` and ``${DEMO_WEBHOOK_SECRET}`` come from the demo, not from
+    the environment (the receiver's port is only known once it listens)."""
+    text = resources.files("monitor.demo").joinpath(RULES_FILE).read_text(encoding="utf-8")
+    env = {"DEMO_WEBHOOK_URL": receiver_url, "DEMO_WEBHOOK_SECRET": SECRET}
+    apply_config(session, load_config(text, f"monitor/demo/{RULES_FILE}", env), now=now)
+
+
+def _carried(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(a["status"], a["labels"].get("feature", "")) for a in payload.get("alerts", [])]
 
 
 def _produce(
@@ -239,12 +236,12 @@ def run_demo(
         stack.callback(engine.dispose)
         receiver = stack.enter_context(RecordingReceiver())
 
-        reporter.step("registering 2 models, their training baselines, monitors and a rule")
+        reporter.step("registering 2 models, their training baselines, monitors and rules")
         with Session(engine) as session, session.begin():
             for model in outcome.models:
-                _configure(session, model, receiver.url, seed)
+                _configure(session, model, seed)
             _apply_monitors(session)
-            upsert_rule(session, _rule())
+            _apply_rules(session, receiver.url, now)
         ensure_topics(
             settings.bootstrap_servers, [settings.predictions_topic, settings.labels_topic]
         )
@@ -281,10 +278,21 @@ def run_demo(
             now=now,
             on_run=lambda r: reporter.progress("windows checked", len(outcome.runs) + 1, 0),
         )
-        reporter.step("evaluating alert rules and delivering notifications")
-        outcome.alerts = evaluate_rules(engine)
+        reporter.step("evaluating alert rules, grouping and delivering notifications")
+        # One cycle of `driftwarden alert` at the demo's clock: group_wait is 0s in the
+        # demo's rules, so the groups it creates are flushed and delivered in this cycle.
         with httpx.Client(timeout=10) as client:
-            outcome.deliveries = deliver_due(engine, client)
+            cycle = run_cycle(engine, client, now=now)
+        outcome.alerts, outcome.deliveries = cycle.events, cycle.deliveries
+        with Session(engine) as session:
+            outcome.carried = {
+                n.id: _carried(n.payload)
+                for n in session.scalars(
+                    select(Notification).where(
+                        Notification.id.in_([d.notification_id for d in cycle.deliveries])
+                    )
+                )
+            }
         outcome.signatures_ok = sum(
             verify_signature(SECRET, r.headers.get(SIGNATURE_HEADER, ""), r.body)
             for r in receiver.requests
@@ -352,9 +360,12 @@ def timeline(outcome: DemoOutcome) -> list[str]:
             f"at the window ending {_hhmm(alert.at)}."
         )
     for d in outcome.deliveries:
+        alerts = outcome.carried.get(d.notification_id, [])
+        listed = ", ".join(f"{feature} {status}" for status, feature in alerts)
         lines.append(
             f"Notification {d.notification_id} -> {d.receiver} ({d.url}): {d.status}"
-            f" (HTTP {d.delivery.status})"
+            f" (HTTP {d.delivery.status}), {len(alerts)} alert{'s' * (len(alerts) != 1)}"
+            f" in one message: {listed}"
         )
     lines.append(
         f"{outcome.signatures_ok} of {len(outcome.deliveries)} webhook signatures "

@@ -6,10 +6,12 @@ panel or an alert rule reads one table without a join.
 
 New results are followed by a cursor, not by polling everything: each row carries the id
 of the transaction that wrote it (``txid``). Ids are handed out at a transaction's first
-write, not when it commits, so a reader that took every row above its last id could
-skip one committed later with a smaller id. :func:`read_results` therefore returns only
-rows of transactions older than every transaction still running (the snapshot's
-``xmin``): those are all committed or gone, nothing can appear below the cursor later.
+write, not when it commits, so "every row above the last id read" would skip a row
+committed later with a smaller id. The cursor is therefore a PostgreSQL snapshot
+(``pg_current_snapshot()``): a reader has consumed exactly the rows of the transactions
+that snapshot saw as committed. The next read takes the rows visible in a new snapshot
+and not in the old one, so a transaction still running at the last read is picked up
+when it commits, and a long transaction elsewhere on the server delays nothing else.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 import detectors
@@ -105,30 +107,43 @@ def drift_results(
     return rows
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Cursor:
-    """Where a reader of new results is: the (txid, id) of the last row it took."""
+    """What a reader of new results has consumed: every row of the transactions that
+    ``snapshot`` (``pg_snapshot`` text, ``xmin:xmax:xip,...``) saw as committed; None
+    before the first read. While a read is paged by ``limit``, ``upto`` is the snapshot
+    being read up to and ``txid``/``id`` the last row handed out."""
 
+    snapshot: str | None = None
+    upto: str | None = None
     txid: int = 0
     id: int = 0
+
+
+_VISIBLE = "pg_visible_in_snapshot(results.txid::text::xid8, CAST(:{name} AS pg_snapshot))"
 
 
 def read_results(
     session: Session, after: Cursor = Cursor(), *, limit: int = 10_000
 ) -> tuple[Sequence[Result], Cursor]:
-    """Results written after ``after`` by transactions that can no longer commit new rows
-    below the cursor, oldest first, at most ``limit``; and the cursor to pass next time
-    (``after`` itself when there is nothing new)."""
-    horizon = session.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))
-    rows = session.scalars(
-        select(Result)
-        .where(
-            tuple_(Result.txid, Result.id) > tuple_(after.txid, after.id),
-            Result.txid < func.coalesce(horizon, 0),
+    """Results committed since ``after``, in (txid, id) order, at most ``limit``; and the
+    cursor to pass next time. A full page returns a cursor that continues the same read;
+    the read ends (the cursor moves to its snapshot) with a page shorter than ``limit``."""
+    upto = after.upto or session.scalar(text("SELECT pg_current_snapshot()::text"))
+    query = select(Result).where(text(_VISIBLE.format(name="upto")).bindparams(upto=upto))
+    if after.snapshot is not None:
+        # Rows of transactions older than the old snapshot's xmin were all visible to
+        # it: the bound lets the (txid, id) index skip them.
+        query = query.where(
+            Result.txid
+            >= text("pg_snapshot_xmin(CAST(:old AS pg_snapshot))::text::bigint").bindparams(
+                old=after.snapshot
+            ),
+            text("NOT " + _VISIBLE.format(name="old2")).bindparams(old2=after.snapshot),
         )
-        .order_by(Result.txid, Result.id)
-        .limit(limit)
-    ).all()
-    if not rows:
-        return rows, after
-    return rows, Cursor(rows[-1].txid, rows[-1].id)
+    if after.upto is not None:
+        query = query.where(tuple_(Result.txid, Result.id) > tuple_(after.txid, after.id))
+    rows = session.scalars(query.order_by(Result.txid, Result.id).limit(limit)).all()
+    if len(rows) == limit:
+        return rows, Cursor(after.snapshot, upto, rows[-1].txid, rows[-1].id)
+    return rows, Cursor(upto)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import hashlib
 import random
 import socket
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -23,18 +21,6 @@ from monitor.demo.receiver import RecordingReceiver
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 SECRET = "s3cret"
-
-
-class RecordingReceiverOn(RecordingReceiver):
-    """RecordingReceiver bound to ``port``: its own constructor takes a free port, and a
-    receiver coming back must come back where the receiver row points."""
-
-    def __init__(self, port: int, statuses: list[int] | None = None) -> None:
-        super().__init__(statuses)
-        handler = self._server.RequestHandlerClass
-        self._server.server_close()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
 
 def free_port() -> int:
@@ -105,7 +91,7 @@ def test_a_receiver_down_then_up_gets_every_notification_once_in_group_order(
         assert [(r.notification_id, r.status) for r in down] == [(1, "pending"), (2, "pending")]
         assert all(r.delivery.retryable and r.delivery.error for r in down)
         assert [n.last_error is not None for n in rows(db)] == [True, True, False, False]
-        with RecordingReceiverOn(port) as receiver:
+        with RecordingReceiver(port=port) as receiver:
             assert deliver_due(db, client, now=NOW, policy=policy) == []  # backing off
             up = deliver_due(db, client, now=NOW + timedelta(minutes=1), policy=policy)
             assert sorted((r.notification_id, r.status) for r in up) == [

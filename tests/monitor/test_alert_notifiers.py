@@ -4,11 +4,9 @@ retrain, Slack Block Kit and PagerDuty Events v2, field by field."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -85,38 +83,6 @@ def payload(*alerts: AlertView, max_alerts: int = 0, **extra: Any) -> dict[str, 
         max_alerts=max_alerts,
     )
     return {**doc, **extra}
-
-
-class AnsweringReceiver:
-    """A real HTTP receiver answering every request with one status and body, as Slack
-    does (``400 invalid_payload``). RecordingReceiver answers with empty bodies."""
-
-    def __init__(self, status: int, body: bytes) -> None:
-        self.requests: list[bytes] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.requests.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host!s}:{port}/hook"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -369,19 +335,14 @@ def test_slack_caps_alerts_blocks_and_section_length(client: httpx.Client) -> No
 
 
 def test_slack_errors_final_with_slacks_text_or_retryable(client: httpx.Client) -> None:
-    receiver = AnsweringReceiver(400, b"invalid_payload")
-    try:
+    # Slack explains a refusal in the body: "400 invalid_payload".
+    with RecordingReceiver([400], answer=b"invalid_payload") as receiver:
         refused = notify(client, "slack", {"url": receiver.url}, payload(alert()))
-    finally:
-        receiver.close()
     assert (refused.ok, refused.retryable, refused.status) == (False, False, 400)
     assert refused.error == "HTTP 400: invalid_payload"
     for status, body in ((429, b"rate_limited"), (500, b"rollup_error"), (503, b"")):
-        receiver = AnsweringReceiver(status, body)
-        try:
+        with RecordingReceiver([status], answer=body) as receiver:
             busy = notify(client, "slack", {"url": receiver.url}, payload(alert()))
-        finally:
-            receiver.close()
         assert (busy.ok, busy.retryable, busy.status) == (False, True, status)
     down = notify(client, "slack", {"url": "http://127.0.0.1:9/hook"}, payload(alert()))
     assert (down.ok, down.retryable) == (False, True)

@@ -1,12 +1,16 @@
-"""`driftwarden demo` finds the injected drift, and only it, and delivers the alert."""
+"""`driftwarden demo` finds the injected drift, and only it, and delivers the alerts:
+both drifted features of the model in one signed, grouped notification."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
 from monitor.demo.runner import run_demo, timeline
+
+HOUR = timedelta(hours=1)
 
 
 class QuietReporter:
@@ -38,8 +42,16 @@ def test_demo_reports_drift_on_the_drifted_features_only(
             assert run.window_start >= outcome.drift_start  # type: ignore[operator]
     assert drifted == {"fraud-detector": {"amount", "merchant_category"}, "eta-regressor": set()}
     assert {a.labels["feature"] for a in outcome.alerts} == {"amount", "merchant_category"}
-    assert [d.status for d in outcome.deliveries] == ["delivered", "delivered"]
-    assert outcome.signatures_ok == 2
+    assert {a.status for a in outcome.alerts} == {"firing"}
+    # for: 1 - each fires on its second drifted window in a row, not the first.
+    assert {a.at for a in outcome.alerts} == {outcome.drift_start + 2 * HOUR}  # type: ignore[operator]
+    # group_by [alertname, model]: one notification carries both features.
+    assert [d.status for d in outcome.deliveries] == ["delivered"]
+    (carried,) = outcome.carried.values()
+    assert sorted(carried) == [("firing", "amount"), ("firing", "merchant_category")]
+    assert outcome.signatures_ok == 1
     report = "\n".join(timeline(outcome))
     assert "eta-regressor: no drift in 5 windows." in report
     assert "amount: from the" in report
+    assert "2 alerts in one message: " in report
+    assert "1 of 1 webhook signatures verified by the receiver." in report

@@ -1,5 +1,6 @@
 """Kafka -> `driftwarden ingest` -> PostgreSQL -> `driftwarden detect --once` ->
-`driftwarden alert --once` -> a signed webhook to a real local HTTP receiver.
+`driftwarden rules apply` + `driftwarden alert --once` -> one signed, grouped webhook
+to a real local HTTP receiver.
 
 Also the delivery contract: while the database rejects writes, ingest commits no
 offset; stopped and restarted after the outage, it stores every event exactly once.
@@ -9,7 +10,6 @@ committed offset and the restarted consumer would skip the events (both asserted
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from factories import (
     CLI,
     MODEL,
@@ -40,6 +41,26 @@ from monitor.ingest.topics import ensure_topics
 
 HOUR = timedelta(hours=1)
 SECRET = "e2e-secret"
+# The secret comes from the environment, as a deployment's would (${VAR} in the file).
+RULES = """
+version: 1
+receivers:
+  - {name: e2e-hook, type: webhook, url: "URL", secret: "${E2E_WEBHOOK_SECRET}"}
+route:
+  receiver: e2e-hook
+  group_by: [alertname, model]
+  group_wait: 0s
+groups:
+  - name: drift
+    rules:
+      - alert: FeatureDrift
+        matchers: ['signal="data_drift"', 'feature!=""', 'metric!~"missing_share|drift_share"']
+        condition: alert == 1
+        # The one alert cycle sees all three windows: ride out the clean last one.
+        keep_firing_for: 1
+        labels: {severity: warning}
+        annotations: {summary: "Feature {feature} of {model} drifted"}
+"""
 
 
 def wait_for(predicate: object, timeout: float, what: str) -> None:
@@ -52,7 +73,7 @@ def wait_for(predicate: object, timeout: float, what: str) -> None:
 
 
 def test_events_flow_from_kafka_to_a_signed_webhook(
-    outage: Engine, settings: Settings, tmp_path: Path
+    outage: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = outage
     register(db)
@@ -120,31 +141,31 @@ def test_events_flow_from_kafka_to_a_signed_webhook(
     assert n_runs == 3
     assert [(ts, f) for ts, f in drifted] == [(start + HOUR, "income"), (start + HOUR, "region")]
 
-    # Alerting through the apply file, the evaluator and the outbox.
+    # Alerting as code: a rules file applied, then one cycle of the alerter.
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
     with RecordingReceiver() as receiver:
         rules = tmp_path / "rules.yaml"
-        rules.write_text(
-            f"kind: Receiver\nname: retrain-hook\nurl: {receiver.url}\nsecret: {SECRET}\n---\n"
-            "kind: Rule\nname: FeatureDrift\nscope: feature\n"
-            "condition: {value: drifted, op: '>=', threshold: 1}\n"
-            "labels: {severity: warning}\n"
-            "annotations: {summary: 'Feature {feature} of {model} drifted'}\n"
-            "receiver: retrain-hook\n"
-        )
-        cli(settings, "apply", "-f", str(rules))
+        rules.write_text(RULES.replace("URL", receiver.url))
+        applied = cli(settings, "rules", "apply", "-f", str(rules))
         out = cli(settings, "alert", "--once")
         requests = list(receiver.requests)
 
+    assert "applied receiver e2e-hook" in applied
+    assert "applied rule FeatureDrift" in applied
     assert "delivered" in out
-    payloads = [r.json() for r in requests]
-    got = sorted((p["status"], p["alerts"][0]["labels"]["feature"]) for p in payloads)
-    assert got == [
+    # group_by [alertname, model]: both drifted features in one firing notification.
+    assert len(requests) == 1
+    payload = requests[0].json()
+    assert verify_signature(SECRET, requests[0].headers[SIGNATURE_HEADER], requests[0].body)
+    assert payload["status"] == "firing"
+    assert payload["receiver"] == "e2e-hook"
+    assert payload["groupLabels"] == {"alertname": "FeatureDrift", "model": MODEL}
+    assert sorted((a["status"], a["labels"]["feature"]) for a in payload["alerts"]) == [
         ("firing", "income"),
         ("firing", "region"),
-        ("resolved", "income"),
-        ("resolved", "region"),
     ]
-    for r, p in zip(requests, payloads, strict=True):
-        assert verify_signature(SECRET, r.headers[SIGNATURE_HEADER], r.body)
-        assert p["alerts"][0]["labels"]["model"] == MODEL
-    assert json.loads(requests[0].body)["receiver"] == "retrain-hook"
+    for a in payload["alerts"]:
+        assert a["labels"]["model"] == MODEL
+        assert a["annotations"]["summary"] == f"Feature {a['labels']['feature']} of {MODEL} drifted"
+        # It fired at the end of the drifted window (the middle one).
+        assert a["startsAt"] == (start + 2 * HOUR).isoformat().replace("+00:00", "Z")

@@ -9,14 +9,14 @@ expires); ``POST /v1/retraining/{id}/outcome`` is the callback a trainer started
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.alerting.retraining import RetrainingError, record_outcome
+from monitor.alerting.retraining import RetrainingError, UnknownTriggerError, record_outcome
 from monitor.alerting.silences import (
     SilenceError,
     create_silence,
@@ -44,8 +44,10 @@ class AlertOut(BaseModel):
 
 class SilenceIn(BaseModel):
     matchers: list[str] = Field(min_length=1, examples=[['model="churn"', 'signal="data_drift"']])
-    starts_at: datetime | None = None  # default: now
-    ends_at: datetime
+    # With a UTC offset (RFC 3339, as Alertmanager): a naive time cannot be compared
+    # with the stored ones, and guessing its zone would silence the wrong hours.
+    starts_at: AwareDatetime | None = None  # default: now
+    ends_at: AwareDatetime
     created_by: str = Field(min_length=1)
     comment: str = ""
 
@@ -91,9 +93,16 @@ def _silence_out(s: Silence, now: datetime) -> SilenceOut:
     )
 
 
+AlertStateName = Literal["inactive", "pending", "firing", "resolved"]
+
+
 @router.get("/alerts")
-def get_alerts(request: Request, state: str | None = None, limit: int = 500) -> list[AlertOut]:
-    query = select(AlertState).order_by(AlertState.updated_at.desc()).limit(min(limit, 5000))
+def get_alerts(
+    request: Request,
+    state: AlertStateName | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[AlertOut]:
+    query = select(AlertState).order_by(AlertState.updated_at.desc()).limit(limit)
     if state is not None:
         query = query.where(AlertState.state == state)
     with _session(request) as session:
@@ -155,6 +164,7 @@ def post_outcome(request: Request, trigger_id: int, body: OutcomeIn) -> OutcomeO
                 model_version=t.model_version,
                 new_version=t.new_version,
             )
+    except UnknownTriggerError as exc:
+        raise HTTPException(404, str(exc)) from None
     except (RetrainingError, BaselineCopyError) as exc:
-        status = 404 if "no such" in str(exc) else 422
-        raise HTTPException(status, str(exc)) from None
+        raise HTTPException(422, str(exc)) from None
