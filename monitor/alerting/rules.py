@@ -184,8 +184,14 @@ def _check_duration_text(value: str) -> str:
     return value
 
 
+def _check_duration_or_zero(value: str) -> str:
+    parse_duration(value, allow_zero=True)
+    return value
+
+
 # Kept as written ("24h"), so governance messages quote the file; ``*_delta`` parse it.
 DurationText = Annotated[str, AfterValidator(_check_duration_text)]
+DurationOrZeroText = Annotated[str, AfterValidator(_check_duration_or_zero)]
 
 
 class RetrainPolicy(BaseModel):
@@ -193,16 +199,18 @@ class RetrainPolicy(BaseModel):
 
     model_config = _MODEL
 
-    cooldown: DurationText = "24h"  # since the model's last trigger
+    cooldown: DurationOrZeroText = "24h"  # since the model's last trigger; 0s: none
     max_triggers: int = Field(default=2, ge=1)  # ... at most this many ...
     per: DurationText = "7d"  # ... in this rolling period
     min_labelled_rows: int = Field(default=0, ge=0)  # 0: no requirement
     labelled_within: DurationText = "30d"
-    require_signals: list[str] = Field(default_factory=list)  # any of, among the alerts
+    # Every one of these signals has a firing alert among the trigger's alerts (those of
+    # one group notification and model version: group the retrain route by model).
+    require_signals: list[str] = Field(default_factory=list)
 
     @property
     def cooldown_delta(self) -> timedelta:
-        return parse_duration(self.cooldown)
+        return parse_duration(self.cooldown, allow_zero=True)
 
     @property
     def per_delta(self) -> timedelta:
