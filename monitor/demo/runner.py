@@ -63,6 +63,14 @@ class Reporter(Protocol):
     def progress(self, task: str, done: int, total: int) -> None: ...
 
 
+@dataclass(frozen=True)
+class Carried:
+    """A notification's group labels and the (status, feature) of each of its alerts."""
+
+    group: dict[str, str]
+    alerts: list[tuple[str, str]]
+
+
 @dataclass
 class DemoOutcome:
     services: list[str] = field(default_factory=list)
@@ -75,8 +83,8 @@ class DemoOutcome:
     runs: list[RunSummary] = field(default_factory=list)
     alerts: list[AlertEvent] = field(default_factory=list)
     deliveries: list[DeliveryReport] = field(default_factory=list)
-    # Per delivered notification id: the (status, feature) of each alert it carried.
-    carried: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    # What each delivered notification carried, by its id (read back from the outbox).
+    carried: dict[int, Carried] = field(default_factory=dict)
     signatures_ok: int = 0
     drift_start: datetime | None = None
     models: list[SyntheticModel] = field(default_factory=list)
@@ -114,8 +122,9 @@ def _apply_rules(session: Session, receiver_url: str, now: datetime) -> None:
     apply_config(session, load_config(text, f"monitor/demo/{RULES_FILE}", env), now=now)
 
 
-def _carried(payload: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(a["status"], a["labels"].get("feature", "")) for a in payload.get("alerts", [])]
+def _carried(payload: dict[str, Any]) -> Carried:
+    alerts = [(a["status"], a["labels"].get("feature", "")) for a in payload["alerts"]]
+    return Carried(dict(payload["groupLabels"]), sorted(alerts, key=lambda a: a[1]))
 
 
 def _produce(
@@ -360,12 +369,14 @@ def timeline(outcome: DemoOutcome) -> list[str]:
             f"at the window ending {_hhmm(alert.at)}."
         )
     for d in outcome.deliveries:
-        alerts = outcome.carried.get(d.notification_id, [])
-        listed = ", ".join(f"{feature} {status}" for status, feature in alerts)
+        carried = outcome.carried.get(d.notification_id, Carried({}, []))
+        group = ", ".join(f"{k}={v}" for k, v in sorted(carried.group.items()))
+        alerts = ", ".join(f"{feature} {status}" for status, feature in carried.alerts)
+        n = len(carried.alerts)
         lines.append(
             f"Notification {d.notification_id} -> {d.receiver} ({d.url}): {d.status}"
-            f" (HTTP {d.delivery.status}), {len(alerts)} alert{'s' * (len(alerts) != 1)}"
-            f" in one message: {listed}"
+            f" (HTTP {d.delivery.status}), group {{{group}}}: {n} alert{'s' * (n != 1)}"
+            f" in one message ({alerts})."
         )
     lines.append(
         f"{outcome.signatures_ok} of {len(outcome.deliveries)} webhook signatures "

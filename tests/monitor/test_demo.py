@@ -48,10 +48,11 @@ def test_demo_reports_drift_on_the_drifted_features_only(
     # group_by [alertname, model]: one notification carries both features.
     assert [d.status for d in outcome.deliveries] == ["delivered"]
     (carried,) = outcome.carried.values()
-    assert sorted(carried) == [("firing", "amount"), ("firing", "merchant_category")]
+    assert carried.group == {"alertname": "FeatureDrift", "model": "fraud-detector"}
+    assert carried.alerts == [("firing", "amount"), ("firing", "merchant_category")]
     assert outcome.signatures_ok == 1
     report = "\n".join(timeline(outcome))
     assert "eta-regressor: no drift in 5 windows." in report
     assert "amount: from the" in report
-    assert "2 alerts in one message: " in report
+    assert "2 alerts in one message (amount firing, merchant_category firing)." in report
     assert "1 of 1 webhook signatures verified by the receiver." in report
