@@ -718,12 +718,13 @@ class _RichReporter:
 @app.command("demo")
 def demo() -> None:
     """Run the whole path on embedded services with two synthetic models (~1 minute)."""
-    from monitor.demo.runner import run_demo, timeline  # noqa: PLC0415
-
     if "DRIFTWARDEN_LOG_LEVEL" not in os.environ:
         # The timeline is the demo's output; per-window logs would bury it
         # (dead letters are listed in the timeline, so their warnings are not needed here).
+        # Before the imports: Alembic logs its plugins as it is imported.
         logging.getLogger().setLevel(logging.ERROR)
+    from monitor.demo.runner import run_demo, timeline  # noqa: PLC0415
+
     # Unwind (stop the services we started) on SIGTERM as on Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -118,6 +119,14 @@ def drift(features: Mapping[str, bool], share_threshold: float = 0.5) -> list[Ro
         Row("drift_share", share, alert=share >= share_threshold, threshold=share_threshold)
     )
     return rows
+
+
+def free_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
 
 
 def apply_text(engine: Engine, text: str, env: Mapping[str, str] | None = None) -> None:

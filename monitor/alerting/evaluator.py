@@ -123,8 +123,11 @@ class _Pass:
         )
         if latest:  # a re-run older window does not replace the newest evidence
             row.value = e.value
-            row.annotations = dict(e.annotations)
-            row.evidence = dict(e.evidence)
+            # An alert kept firing through a clear window (keep_firing_for) goes on
+            # showing the evidence of the breach that fired it.
+            if e.breached or rec.current.state != "firing":
+                row.annotations = dict(e.annotations)
+                row.evidence = dict(e.evidence)
         row.rule_id = rule_id
         _write(row, rec, self.now)
         if transition == "resolved" and row.resolved_at is None:

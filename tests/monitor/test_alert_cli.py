@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alert_support import HOUR, T0, drift, write_window
+from alert_support import HOUR, T0, drift, free_port, write_window
 from factories import CLI, cli, settings_env
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -52,14 +51,6 @@ def wide(monkeypatch: pytest.MonkeyPatch) -> None:
 def hook() -> Iterator[RecordingReceiver]:
     with RecordingReceiver() as receiver:
         yield receiver
-
-
-def free_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alert_support import apply_text, drift, write_window
+from alert_support import apply_text, drift, free_port, write_window
 from factories import CLI, settings_env
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -43,14 +42,6 @@ groups:
         matchers: ['signal="data_drift"', 'feature!=""', 'metric!="drift_share"']
         condition: alert == 1
 """
-
-
-def free_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

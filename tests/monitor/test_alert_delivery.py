@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from alert_support import free_port
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -21,13 +21,6 @@ from monitor.demo.receiver import RecordingReceiver
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 SECRET = "s3cret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def add_receiver(db: Engine, name: str, kind: str, config: dict[str, Any]) -> None:
