@@ -723,6 +723,7 @@ def demo() -> None:
         # (dead letters are listed in the timeline, so their warnings are not needed here).
         # Before the imports: Alembic logs its plugins as it is imported.
         logging.getLogger().setLevel(logging.ERROR)
+        logging.getLogger("kafka").setLevel(logging.ERROR)
     from monitor.demo.runner import run_demo, timeline  # noqa: PLC0415
 
     # Unwind (stop the services we started) on SIGTERM as on Ctrl-C.
