@@ -191,12 +191,20 @@ class Record:
     checkpoint: InstanceState = InstanceState()
     history: tuple[Verdict, ...] = ()
     current: InstanceState = InstanceState()
+    # Windows ending at or before ``floor`` are ignored: their verdicts were stepped on
+    # under settings that no longer hold (a changed ``for``, a rule removed), and the
+    # history that could replay them is gone.
+    floor: datetime | None = None
+    # The ``for`` / ``keep_firing_for`` the history was stepped with.
+    timing: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "checkpoint": self.checkpoint.to_json(),
             "history": [[at.isoformat(), breached, value] for at, breached, value in self.history],
             "current": self.current.to_json(),
+            "floor": _iso(self.floor),
+            "timing": self.timing,
         }
 
     @classmethod
@@ -208,7 +216,18 @@ class Record:
                 for at, breached, value in data["history"]
             ),
             current=InstanceState.from_json(data["current"]),
+            floor=_dt(data.get("floor")),
+            timing=str(data.get("timing", "")),
         )
+
+    @property
+    def latest(self) -> datetime | None:
+        """The end of the newest window stepped on."""
+        return self.history[-1][0] if self.history else self.floor
+
+    def restarted(self, timing: str) -> Record:
+        """The current state with no history: nothing before now is replayed again."""
+        return Record(self.current, (), self.current, self.latest, timing)
 
 
 def _replay(
@@ -238,8 +257,13 @@ def advance(
     ignored. The transition compares the state before and after, so a replay notifies
     the net change only (fired late, or resolved), and the same verdict twice is a no-op.
     """
+    timing = f"for={hold} keep_firing_for={keep}"
+    if rec.timing != timing:
+        # Replaying the old windows with the new for/keep_firing_for would rewrite the
+        # past (fire or resolve an alert for windows long gone): carry on from now.
+        rec = rec.restarted(timing) if rec.timing else replace(rec, timing=timing)
     history = rec.history
-    if history and at < history[0][0]:
+    if (history and at < history[0][0]) or (rec.floor is not None and at <= rec.floor):
         return rec, None
     if not history or at > history[-1][0]:
         current = step(rec.current, breached=breached, at=at, value=value, hold=hold, keep=keep)
@@ -259,7 +283,8 @@ def advance(
     if len(history) > max_history:
         folded, history = history[: len(history) - max_history], history[-max_history:]
         checkpoint = _replay(checkpoint, folded, hold, keep)
-    return Record(checkpoint, history, current), _transition(rec.current, current)
+    record = Record(checkpoint, history, current, rec.floor, timing)
+    return record, _transition(rec.current, current)
 
 
 def resolve_now(rec: Record, at: datetime) -> tuple[Record, Transition | None]:
@@ -273,8 +298,8 @@ def resolve_now(rec: Record, at: datetime) -> tuple[Record, Transition | None]:
         ended = replace(
             cur, state="resolved", breaches=0, clears=0, resolved_at=at, cleared_at=None
         )
-        return Record(ended, (), ended), "resolved"
+        return Record(ended, (), ended, rec.latest, rec.timing), "resolved"
     if cur.state == "pending":
         ended = InstanceState(last_value=cur.last_value)
-        return Record(ended, (), ended), None
+        return Record(ended, (), ended, rec.latest, rec.timing), None
     return rec, None

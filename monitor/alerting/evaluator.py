@@ -24,7 +24,7 @@ from monitor.alerting.evaluate import InstanceState, Record, Transition, advance
 from monitor.alerting.groups import ensure_groups
 from monitor.alerting.result_samples import samples_of
 from monitor.alerting.rules import AlertingConfig, RuleSpec
-from monitor.alerting.sample import Evaluated, evaluate_sample
+from monitor.alerting.sample import Evaluated, evaluate_sample, still_selected
 from monitor.db.models import AlertCursor, AlertRule, AlertState, Result
 from monitor.detection.results import Cursor, read_results
 
@@ -69,8 +69,12 @@ def _write(row: AlertState, rec: Record, now: datetime) -> None:
     cur = rec.current
     row.record = rec.to_json()
     row.state = cur.state
-    row.active_at, row.fired_at, row.resolved_at = cur.active_at, cur.fired_at, cur.resolved_at
-    row.evaluated_until = rec.history[-1][0] if rec.history else row.evaluated_until
+    row.active_at = cur.active_at
+    # The last episode's times stay until the next one fires: a resolved notification
+    # (even of an alert a re-run took back) needs when it started and ended.
+    row.fired_at = cur.fired_at or row.fired_at
+    row.resolved_at = None if cur.state == "firing" else cur.resolved_at or row.resolved_at
+    row.evaluated_until = rec.latest or row.evaluated_until
     row.updated_at = now
 
 
@@ -130,7 +134,7 @@ class _Pass:
                 row.evidence = dict(e.evidence)
         row.rule_id = rule_id
         _write(row, rec, self.now)
-        if transition == "resolved" and row.resolved_at is None:
+        if transition == "resolved" and rec.current.resolved_at is None:
             # A re-run window took back the breach that fired it: it never fired, but it
             # was notified as firing, so it ends now, at this window.
             row.resolved_at = e.at
@@ -154,19 +158,22 @@ class _Pass:
             row.fingerprint,
         )
 
-    def resolve_disabled(self, disabled: dict[int, str]) -> None:
-        """Firing instances of rules removed from the config resolve now."""
-        if not disabled:
-            return
+    def end_orphans(self, disabled: dict[int, str]) -> None:
+        """End the firing and pending instances no rule evaluates any more: those of
+        rules removed from the config, and those whose rule changed its labels or
+        matchers (the rule now makes other instances). Firing ones resolve now."""
+        enabled = dict(self.rules)
         for row in self.session.scalars(
-            select(AlertState).where(
-                AlertState.rule_id.in_(disabled), AlertState.state.in_(("firing", "pending"))
-            )
+            select(AlertState).where(AlertState.state.in_(("firing", "pending")))
         ):
+            rule = enabled.get(row.rule_id)
+            if rule is not None and still_selected(rule, row.labels):
+                continue
+            name = rule.alert if rule is not None else disabled.get(row.rule_id, "")
             rec, transition = resolve_now(Record.from_json(row.record), self.now)
             _write(row, rec, self.now)
             if transition is not None:
-                self._record(disabled[row.rule_id], transition, row, row.value, self.now)
+                self._record(name, transition, row, row.value, self.now)
 
 
 def evaluate(session: Session, config: AlertingConfig | None, *, now: datetime) -> list[AlertEvent]:
@@ -192,7 +199,7 @@ def evaluate(session: Session, config: AlertingConfig | None, *, now: datetime) 
         if cursor.upto is None:  # the read is complete
             break
     cursor_row.snapshot = cursor.snapshot
-    work.resolve_disabled({r.id: r.name for r in all_rules if not r.enabled})
+    work.end_orphans({r.id: r.name for r in all_rules if not r.enabled})
     session.flush()
     if config is not None:
         ensure_groups(session, config, changed=work.changed, now=now)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -187,6 +187,11 @@ def retraining_payload(
             return None  # the trainer reported what it did: nothing to remind it of
         # The same episode again (a repeat): the same trigger, which the key deduplicates.
         return _payload(earlier.id, key, model, version, external_url)
+    # Two alerters flushing at once must not both pass a cooldown or max_triggers check.
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+        {"k": f"driftwarden.retrain:{receiver.name}:{model}"},
+    )
     decision = decide(session, receiver, alerts, model=model, version=version, now=now)
     trigger_id = record_trigger(
         session, receiver, alerts, decision, model=model, version=version, now=now

@@ -185,15 +185,20 @@ def flush_due(
         for s in session.scalars(select(AlertState).where(AlertState.fingerprint.in_(notified)))
     }
     # A group with no member left still needs its route's timers: index the whole tree.
-    routes = {m.route_id: m for m in all_routes(config.route)}
+    tree = all_routes(config.route)
+    routes, root = {m.route_id: m for m in tree}, tree[0]
     reports = []
     for group in due:
         route = routes.get(group.route_id)
         receiver = receivers.get(group.receiver)
-        if route is None or receiver is None:
-            # The route or receiver left the config: its alerts are in new groups now.
-            session.delete(group)
+        if receiver is None:
+            session.delete(group)  # the receiver left the config: nowhere to notify
             continue
+        if route is None:
+            # The route changed: its firing alerts are in the new route's groups now. Its
+            # alerts that resolved since are notified here, once, and the group ends
+            # (it has no member left), so no incident stays open.
+            route = root
         firing_members = members.get((group.route_id, group.receiver, group.group_key), [])
         reports.append(
             _flush(

@@ -118,11 +118,26 @@ def template_values(labels: Mapping[str, str], sample: Sample) -> dict[str, obje
     }
 
 
+def instance_labels(rule: RuleSpec, sample_labels: Mapping[str, str]) -> dict[str, str]:
+    """The label set (identity) of the alert instance of ``rule`` for a sample."""
+    return {"alertname": rule.alert, **sample_labels, **rule.labels}
+
+
+def still_selected(rule: RuleSpec, labels: Mapping[str, str]) -> bool:
+    """Whether an instance with ``labels`` is one ``rule`` (as it is now) can produce: a
+    rule whose labels or matchers changed no longer evaluates its old instances, so
+    they must be ended rather than left firing forever."""
+    sample_labels = {k: v for k, v in labels.items() if k in SAMPLE_LABELS and k != "alertname"}
+    return instance_labels(rule, sample_labels) == dict(labels) and matches(
+        rule.parsed_matchers, sample_labels
+    )
+
+
 def evaluate_sample(rule: RuleSpec, sample: Sample) -> Evaluated | None:
     """The rule's verdict on ``sample``; None when its matchers do not select it."""
     if not matches(rule.parsed_matchers, sample.labels):
         return None
-    labels = {"alertname": rule.alert, **sample.labels, **rule.labels}
+    labels = instance_labels(rule, sample.labels)
     values = template_values(labels, sample)
     return Evaluated(
         labels=labels,

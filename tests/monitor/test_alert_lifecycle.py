@@ -239,6 +239,28 @@ def test_resolve_now() -> None:
     assert resolve_now(idle, at(5)) == (idle, None)
 
 
+def test_a_changed_for_does_not_replay_the_past() -> None:
+    firing, states, _ = feed(Record(), "xxx", hold=Z, keep=Z)
+    assert states == "FFF"
+    # for: 5 now. Window 2 run again with the same breach: the alert it fired on stays
+    # firing (replaying with for: 5 would take it back), and goes on from there.
+    rec, transition = advance(
+        firing, at=at(2), breached=True, value=2.0, hold=Hold.parse(5), keep=Z
+    )
+    assert (rec.current.state, transition) == ("firing", None)
+    rec, transition = advance(rec, at=at(3), breached=False, value=3.0, hold=Hold.parse(5), keep=Z)
+    assert (rec.current.state, transition) == ("resolved", "resolved")
+
+
+def test_after_resolve_now_older_windows_are_ignored() -> None:
+    firing, _, _ = feed(Record(), "xxx", hold=Z, keep=Z)
+    ended, _ = resolve_now(firing, at(9))
+    rec, transition = advance(ended, at=at(1), breached=True, value=1.0, hold=Z, keep=Z)
+    assert (rec, transition) == (ended, None)
+    rec, transition = advance(ended, at=at(3), breached=True, value=3.0, hold=Z, keep=Z)
+    assert (rec.current.state, transition) == ("firing", "firing")
+
+
 @pytest.mark.parametrize(
     ("value", "hold"),
     [

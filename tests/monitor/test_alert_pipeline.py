@@ -288,3 +288,57 @@ groups:
         cycle(db, client, NOW + 10 * 60 * S)
         assert [r.json()["status"] for r in team.requests] == ["firing", "resolved"]
         assert [r.json()["status"] for r in pager.requests] == ["firing"]  # send_resolved off
+
+
+def test_a_rule_whose_labels_change_resolves_its_old_alerts(
+    db: Engine, hook: RecordingReceiver, client: httpx.Client
+) -> None:
+    write_window(db, 0, drift({"income": True}))
+    cycle(db, client, NOW)
+    cycle(db, client, NOW + 30 * S)
+    changed = CONFIG.replace("FOR", "for: 0\n        labels: {severity: critical}")
+    apply_text(db, changed, {"URL": hook.url})
+    write_window(db, 1, drift({"income": True}))
+    events = cycle(db, client, NOW + 60 * S).events
+    got = sorted((e.status, e.labels.get("severity", "")) for e in events)
+    # The old instance (no severity) ends; the rule's new instance fires.
+    assert got == [("firing", "critical"), ("resolved", "")]
+    with Session(db) as s:
+        firing = s.scalars(select(AlertState.labels).where(AlertState.state == "firing")).all()
+    assert [lab.get("severity") for lab in firing] == ["critical"]
+
+
+def test_alerts_resolved_after_a_route_change_are_still_notified(
+    db: Engine, hook: RecordingReceiver, client: httpx.Client
+) -> None:
+    write_window(db, 0, drift({"income": True}))
+    cycle(db, client, NOW)
+    cycle(db, client, NOW + 30 * S)
+    assert alerts_of(hook) == [("firing", [("firing", "income")])]
+    regrouped = CONFIG.replace("FOR", "for: 0").replace(
+        "group_by: [alertname, model]", "group_by: [alertname, model, feature]"
+    )
+    apply_text(db, regrouped, {"URL": hook.url})
+    write_window(db, 1, drift({"income": False}))
+    cycle(db, client, NOW + 60 * S)
+    cycle(db, client, NOW + 10 * 60 * S)
+    statuses = [s for s, _ in alerts_of(hook)]
+    assert statuses == ["firing", "resolved"]
+
+
+def test_an_alert_taken_back_is_resolved_with_its_episode_times(
+    db: Engine, client: httpx.Client
+) -> None:
+    with RecordingReceiver() as receiver:
+        apply_text(db, CONFIG.replace("FOR", "for: 0"), {"URL": receiver.url})
+        write_window(db, 0, drift({"income": True}))
+        cycle(db, client, NOW)
+        cycle(db, client, NOW + 30 * S)
+        write_window(db, 0, drift({"income": False}))  # late labels: it never drifted
+        cycle(db, client, NOW + 60 * S)
+        write_window(db, 1, drift({"income": False}))  # the next window moves on
+        cycle(db, client, NOW + 30 * S + 5 * 60 * S)
+        resolved = receiver.requests[-1].json()["alerts"][0]
+        assert resolved["status"] == "resolved"
+        assert resolved["startsAt"] == "2026-11-02T01:00:00Z"
+        assert resolved["endsAt"] == "2026-11-02T01:00:00Z"
