@@ -1,12 +1,17 @@
 """Deliver notifications from the outbox with retries.
 
-Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several senders can run. Each row
-goes to the notifier of its ``kind`` with its receiver's current config. A retryable
-failure (network, 429, 5xx) is rescheduled with exponential back-off and jitter; a
-final one (other 4xx, bad configuration) or the last allowed attempt marks the row
-``failed`` with the error. A group's notifications go out in order: a row waits while
-an older row of the same receiver and group key is still pending, so a "resolved"
-never overtakes the "firing" it follows.
+One row per transaction: a row is claimed with ``FOR UPDATE SKIP LOCKED`` (so several
+senders can run), sent, and its outcome committed before the next row is claimed. A
+process that dies mid-call re-sends at most the row in flight (at-least-once delivery);
+the rows before it stay marked. Each row goes to the notifier of its ``kind`` with its
+receiver's current config. A retryable failure (network, 429, 5xx) is rescheduled with
+exponential back-off and jitter; a final one (other 4xx, bad configuration) or the last
+allowed attempt marks the row ``failed`` with the error and, in the same transaction,
+takes its firing alerts out of what their group has notified, so the group's next
+``group_interval`` tick notifies them again (Alertmanager only records what was sent).
+A group's notifications go out in order: a row waits while an older row of the same
+receiver and group key is still pending, so a "resolved" never overtakes the "firing"
+it follows.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Engine, Text, cast, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy.orm import Session, aliased
 
 from monitor.alerting.notifiers import Delivery, final, notify
 from monitor.db.engine import make_sessionmaker
-from monitor.db.models import Notification, Receiver
+from monitor.db.models import AlertGroup, Notification, Receiver
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +95,22 @@ def deliver_due(
     policy: RetryPolicy = DEFAULT_POLICY,
     rng: random.Random | None = None,
 ) -> list[DeliveryReport]:
-    """Deliver due notifications, up to ``limit``. Passes repeat while rows leave
-    ``pending``, so a group's next row follows the one it waited for in the same call."""
+    """Deliver the notifications due by ``now`` (default: the time of the call), up to
+    ``limit``, each in its own transaction. A group's next row becomes due as soon as
+    the one it waited for is delivered or failed, so it follows in the same call; a row
+    rescheduled for a retry is due after ``now`` and is not tried again in this call."""
     chance = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+    due_by = now or datetime.now(UTC)
+    sessions = make_sessionmaker(engine)
     reports: list[DeliveryReport] = []
     while len(reports) < limit:
-        sent = _deliver_pass(
-            engine,
-            client,
-            now=now or datetime.now(UTC),
-            limit=limit - len(reports),
-            policy=policy,
-            rng=chance,
-        )
-        reports.extend(sent)
-        # A delivered or failed row no longer holds its group back: pass again.
-        if all(r.status == "pending" for r in sent):
+        with sessions.begin() as session:
+            report = _deliver_next(
+                session, client, due_by=due_by, now=now, policy=policy, rng=chance
+            )
+        if report is None:
             break
+        reports.append(report)
     return reports
 
 
@@ -120,67 +125,98 @@ def _deliver_one(client: httpx.Client, note: Notification, receiver: Receiver | 
     return notify(client, note.kind, receiver.config, note.payload)
 
 
-def _deliver_pass(
-    engine: Engine,
+def _claim(session: Session, due_by: datetime) -> Notification | None:
+    """The oldest due row no other sender holds and no older pending row of its group
+    waits before, locked until the caller's transaction ends."""
+    older = aliased(Notification)
+    earlier_pending = (
+        select(older.id)
+        .where(
+            older.receiver == Notification.receiver,
+            # fingerprint is the group key's hash: it uses ix_outbox_order.
+            older.fingerprint == Notification.fingerprint,
+            older.group_key == Notification.group_key,
+            older.status == "pending",
+            older.id < Notification.id,
+        )
+        .exists()
+    )
+    return session.scalars(
+        select(Notification)
+        .where(
+            Notification.status == "pending",
+            Notification.next_attempt_at <= due_by,
+            ~earlier_pending,
+        )
+        .order_by(Notification.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+
+
+def _firing_fingerprints(payload: Mapping[str, Any]) -> list[str]:
+    """The fingerprints of the alerts a v4 payload reports firing."""
+    return sorted(
+        str(a["fingerprint"])
+        for a in payload.get("alerts", [])
+        if a.get("status") == "firing" and a.get("fingerprint")
+    )
+
+
+def _renotify(session: Session, note: Notification) -> None:
+    """Forget that the row's group notified its firing alerts: the group's next tick
+    sees them as new and notifies them again. A single UPDATE, so it applies to the
+    group as a concurrent flush leaves it (it waits for that flush's lock)."""
+    fingerprints = _firing_fingerprints(note.payload)
+    if not fingerprints:
+        return
+    # jsonb - text[]: the array without those strings.
+    session.execute(
+        update(AlertGroup)
+        .where(AlertGroup.receiver == note.receiver, AlertGroup.group_key == note.group_key)
+        .values(
+            notified_firing=AlertGroup.notified_firing.op("-")(
+                cast(array(fingerprints), ARRAY(Text))
+            )
+        )
+        # No group object is loaded in this session: nothing to synchronise.
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _deliver_next(
+    session: Session,
     client: httpx.Client,
     *,
-    now: datetime,
-    limit: int,
+    due_by: datetime,
+    now: datetime | None,
     policy: RetryPolicy,
     rng: random.Random,
-) -> list[DeliveryReport]:
-    reports: list[DeliveryReport] = []
-    with make_sessionmaker(engine).begin() as session:
-        older = aliased(Notification)
-        earlier_pending = (
-            select(older.id)
-            .where(
-                older.receiver == Notification.receiver,
-                # fingerprint is the group key's hash: it uses ix_outbox_order.
-                older.fingerprint == Notification.fingerprint,
-                older.group_key == Notification.group_key,
-                older.status == "pending",
-                older.id < Notification.id,
-            )
-            .exists()
-        )
-        due = session.scalars(
-            select(Notification)
-            .where(
-                Notification.status == "pending",
-                Notification.next_attempt_at <= now,
-                ~earlier_pending,
-            )
-            .order_by(Notification.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for note in due:
-            receiver = session.get(Receiver, note.receiver)
-            delivery = _deliver_one(client, note, receiver)
-            note.attempts += 1
-            retry_at: datetime | None = None
-            if delivery.ok:
-                note.status, note.delivered_at, note.last_error = "delivered", now, None
-            elif delivery.retryable and note.attempts < policy.max_attempts:
-                retry_at = now + policy.delay(note.attempts, rng)
-                note.next_attempt_at, note.last_error = retry_at, delivery.error
-            else:
-                note.status, note.last_error = "failed", delivery.error
-            url = display_url(receiver.kind, receiver.config) if receiver else ""
-            log.info(
-                "notification %d to %s (%s): %s%s",
-                note.id,
-                note.receiver,
-                note.kind,
-                note.status,
-                " (nothing to send)"
-                if delivery.skipped
-                else f" ({delivery.error or delivery.status})",
-            )
-            reports.append(
-                DeliveryReport(
-                    note.id, note.receiver, note.kind, url, note.status, delivery, retry_at
-                )
-            )
-    return reports
+) -> DeliveryReport | None:
+    """Claim, send and settle one row (None: nothing due). The caller commits."""
+    note = _claim(session, due_by)
+    if note is None:
+        return None
+    receiver = session.get(Receiver, note.receiver)
+    delivery = _deliver_one(client, note, receiver)
+    settled_at = now or datetime.now(UTC)  # after the request: when it was answered
+    note.attempts += 1
+    retry_at: datetime | None = None
+    if delivery.ok:
+        note.status, note.delivered_at, note.last_error = "delivered", settled_at, None
+    elif delivery.retryable and note.attempts < policy.max_attempts:
+        retry_at = settled_at + policy.delay(note.attempts, rng)
+        note.next_attempt_at, note.last_error = retry_at, delivery.error
+    else:
+        note.status, note.last_error = "failed", delivery.error
+        _renotify(session, note)
+    url = display_url(receiver.kind, receiver.config) if receiver else ""
+    log.info(
+        "notification %d to %s (%s): %s (%s)",
+        note.id,
+        note.receiver,
+        note.kind,
+        note.status,
+        delivery.error or delivery.status,
+    )
+    return DeliveryReport(note.id, note.receiver, note.kind, url, note.status, delivery, retry_at)

@@ -1,16 +1,17 @@
 """Aggregation groups and their notifications (Alertmanager's dispatcher, in PostgreSQL).
 
-An instance that fires is routed (:func:`monitor.alerting.routing.match_routes`); each
+An instance that fires is routed (:class:`monitor.alerting.routing.RouteTree`); each
 matching route puts it in the group of its ``group_by`` labels for that route's
 receiver. A new group is flushed ``group_wait`` after it appears, then every
 ``group_interval`` while it has firing alerts. A flush notifies when the group has a
 firing alert it has not notified yet, when an alert it notified has resolved (and the
 receiver has ``send_resolved``), or, with nothing new, every ``repeat_interval``.
-Silenced and inhibited alerts are left out of notifications (but stay members, so they
-are notified when the silence ends). The notification is written to the outbox in the
-transaction that records what the group notified: a crash before the commit repeats the
-flush, after it the outbox delivers. Groups are due-dated rows, claimed with ``FOR UPDATE
-SKIP LOCKED``, so a restart or a second alerter picks up where the first stopped.
+Silenced and inhibited alerts are left out of notifications (but stay members, so one
+not notified yet is notified when its silence ends). The notification is written to the
+outbox in the transaction that records what the group notified: a crash before the
+commit repeats the flush, after it the outbox delivers. Groups are due-dated rows,
+claimed with ``FOR UPDATE SKIP LOCKED``, so a restart or a second alerter picks up where
+the first stopped.
 """
 
 from __future__ import annotations
@@ -31,12 +32,11 @@ from monitor.alerting.governance import retraining_payload
 from monitor.alerting.matchers import Matcher, parse_matchers
 from monitor.alerting.payload import AlertView, alertmanager_v4
 from monitor.alerting.routing import (
+    Inhibitor,
     RouteMatch,
-    all_routes,
+    RouteTree,
     group_key,
     group_labels,
-    inhibited,
-    match_routes,
     silenced,
 )
 from monitor.alerting.rules import AlertingConfig, ReceiverSpec, RetrainReceiver
@@ -55,10 +55,9 @@ class Placement:
     labels: dict[str, str]
 
 
-def placements(config: AlertingConfig, labels: Mapping[str, str]) -> list[Placement]:
+def placements(routes: RouteTree, labels: Mapping[str, str]) -> list[Placement]:
     return [
-        Placement(m, group_key(m, labels), group_labels(m, labels))
-        for m in match_routes(config.route, labels)
+        Placement(m, group_key(m, labels), group_labels(m, labels)) for m in routes.match(labels)
     ]
 
 
@@ -79,8 +78,9 @@ def ensure_groups(
         )
     ).all()
     wanted: dict[tuple[str, str, str], tuple[dict[str, str], datetime]] = {}
+    routes = RouteTree(config.route)  # compiled once per pass, not per instance
     for _fp, labels in rows:
-        for p in placements(config, labels):
+        for p in placements(routes, labels):
             wanted[(p.match.route_id, p.match.receiver, p.key)] = (
                 p.labels,
                 now + p.match.group_wait,
@@ -106,26 +106,26 @@ def ensure_groups(
 class Mutes:
     """What keeps a firing alert out of notifications right now."""
 
-    firing_labels: Sequence[Mapping[str, str]]
+    inhibitor: Inhibitor
     silences: Sequence[tuple[Sequence[Matcher], datetime, datetime]]
-    config: AlertingConfig
     now: datetime
 
-    def muted(self, labels: Mapping[str, str]) -> bool:
-        return silenced(labels, self.silences, self.now) or inhibited(
-            labels, self.firing_labels, self.config.inhibit_rules
+    def muted(self, state: AlertState) -> bool:
+        return silenced(state.labels, self.silences, self.now) or self.inhibitor.inhibited(
+            state.fingerprint, state.labels
         )
 
 
-def _mutes(session: Session, config: AlertingConfig, now: datetime) -> Mutes:
-    firing = session.scalars(select(AlertState.labels).where(AlertState.state == "firing")).all()
+def _mutes(
+    session: Session, config: AlertingConfig, firing: Sequence[AlertState], now: datetime
+) -> Mutes:
     active = session.scalars(
         select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
     ).all()
     return Mutes(
-        firing_labels=firing,
+        # Indexed once per flush: each member then costs a look-up per rule.
+        inhibitor=Inhibitor(config.inhibit_rules, [(s.fingerprint, s.labels) for s in firing]),
         silences=[(parse_matchers(s.matchers), s.starts_at, s.ends_at) for s in active],
-        config=config,
         now=now,
     )
 
@@ -173,23 +173,23 @@ def flush_due(
     if not due:
         return []
     receivers = {r.name: r for r in config.receivers}
-    mutes = _mutes(session, config, now)
+    routes = RouteTree(config.route)
+    firing = session.scalars(select(AlertState).where(AlertState.state == "firing")).all()
+    mutes = _mutes(session, config, firing, now)
     # Members: firing instances, by the groups they route to, plus what groups notified.
     members: dict[tuple[str, str, str], list[AlertState]] = defaultdict(list)
-    for state in session.scalars(select(AlertState).where(AlertState.state == "firing")):
-        for p in placements(config, state.labels):
+    for state in firing:
+        for p in placements(routes, state.labels):
             members[(p.match.route_id, p.match.receiver, p.key)].append(state)
     notified = {fp for g in due for fp in g.notified_firing}
     by_fp = {
         s.fingerprint: s
         for s in session.scalars(select(AlertState).where(AlertState.fingerprint.in_(notified)))
     }
-    # A group with no member left still needs its route's timers: index the whole tree.
-    tree = all_routes(config.route)
-    routes, root = {m.route_id: m for m in tree}, tree[0]
     reports = []
     for group in due:
-        route = routes.get(group.route_id)
+        # By id: a group with no member left still needs its route's timers.
+        route = routes.by_id(group.route_id)
         receiver = receivers.get(group.receiver)
         if receiver is None:
             session.delete(group)  # the receiver left the config: nowhere to notify
@@ -198,7 +198,7 @@ def flush_due(
             # The route changed: its firing alerts are in the new route's groups now. Its
             # alerts that resolved since are notified here, once, and the group ends
             # (it has no member left), so no incident stays open.
-            route = root
+            route = routes.root
         firing_members = members.get((group.route_id, group.receiver, group.group_key), [])
         reports.append(
             _flush(
@@ -263,16 +263,15 @@ def _flush(
     dashboard_url: str,
 ) -> FlushReport:
     now = mutes.now
-    firing = sorted(
-        (s for s in firing_members if not mutes.muted(s.labels)), key=lambda s: s.fingerprint
-    )
+    firing = sorted((s for s in firing_members if not mutes.muted(s)), key=lambda s: s.fingerprint)
     muted = {s.fingerprint for s in firing_members} - {s.fingerprint for s in firing}
     previously = set(group.notified_firing)
     firing_fps = {s.fingerprint for s in firing}
     resolved = [
         by_fp[fp] for fp in sorted(previously) if fp in by_fp and by_fp[fp].state != "firing"
     ]
-    send_resolved = bool(getattr(receiver, "send_resolved", True))
+    # A retrain receiver has no resolved notifications: a retraining is for firing alerts.
+    send_resolved = not isinstance(receiver, RetrainReceiver) and receiver.send_resolved
     repeat = (
         firing
         and group.last_notified_at is not None
@@ -293,6 +292,8 @@ def _flush(
                 group_labels=group.group_labels,
                 alerts=alerts,
                 external_url=external_url,
+                # PagerDuty sends one event per alert: it takes them all.
+                max_alerts=getattr(receiver, "max_alerts", 0),
             )
             if retraining is not None:
                 payload["retraining"] = retraining

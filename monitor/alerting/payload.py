@@ -108,19 +108,3 @@ def alertmanager_v4(
         "externalURL": external_url,
         "alerts": rendered[: len(kept)],
     }
-
-
-def without_resolved(payload: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The payload for a receiver with ``send_resolved: false``: its firing alerts only
-    (common labels recomputed), or None when nothing fires (send nothing), as
-    Alertmanager's notify pipeline does."""
-    alerts = [a for a in payload.get("alerts", []) if a.get("status") == "firing"]
-    if not alerts:
-        return None
-    return {
-        **payload,
-        "status": "firing",
-        "commonLabels": common_pairs(a.get("labels", {}) for a in alerts),
-        "commonAnnotations": common_pairs(a.get("annotations", {}) for a in alerts),
-        "alerts": alerts,
-    }

@@ -144,21 +144,33 @@ class _Receiver(BaseModel):
     model_config = _MODEL
 
     name: Name
+
+
+class _Notifying(_Receiver):
+    """A receiver told about resolutions too (retrain receivers get firing triggers only)."""
+
     # Alertmanager's default for webhook, Slack and PagerDuty receivers.
     send_resolved: bool = True
 
 
-class WebhookReceiver(_Receiver):
+# Alertmanager's max_alerts: at most this many alerts in a notification, the rest counted
+# in truncatedAlerts; 0 sends all.
+MaxAlerts = Annotated[int, Field(ge=0)]
+
+
+class WebhookReceiver(_Notifying):
     type: Literal["webhook"]
     url: Url
     secret: str | None = None  # HMAC key of the signature header
+    max_alerts: MaxAlerts = 0
 
 
-class SlackReceiver(_Receiver):
+class SlackReceiver(_Notifying):
     """A Slack incoming webhook (the URL is bound to one channel and is a secret)."""
 
     type: Literal["slack"]
     url: Url
+    max_alerts: MaxAlerts = 0
 
 
 def _check_routing_key(value: str) -> str:
@@ -170,7 +182,10 @@ def _check_routing_key(value: str) -> str:
     return value
 
 
-class PagerDutyReceiver(_Receiver):
+class PagerDutyReceiver(_Notifying):
+    """No max_alerts: one event per alert, so every alert must be in the payload (a cut
+    one would never be triggered or resolved in PagerDuty)."""
+
     type: Literal["pagerduty"]
     routing_key: Annotated[str, AfterValidator(_check_routing_key)]
     url: Url = PAGERDUTY_URL
@@ -222,10 +237,13 @@ class RetrainPolicy(BaseModel):
 
 
 class RetrainReceiver(_Receiver):
+    """No send_resolved: a resolution retrains nothing, so it is never sent here."""
+
     type: Literal["retrain"]
     url: Url
     secret: str | None = None
     policy: RetrainPolicy = RetrainPolicy()
+    max_alerts: MaxAlerts = 0
 
 
 AnyReceiver = WebhookReceiver | SlackReceiver | PagerDutyReceiver | RetrainReceiver

@@ -1,22 +1,27 @@
 """Outbox delivery against real local HTTP receivers and the real database: rows are
-inserted directly, as the group flush writes them."""
+inserted directly, as the group flush writes them, or by the alerter's cycle."""
 
 from __future__ import annotations
 
 import hashlib
 import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from alert_support import free_port
+from alert_support import apply_text, drift, free_port, write_window
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.alerting.dispatch import RetryPolicy, deliver_due
+from monitor.alerting.alerter import run_cycle
+from monitor.alerting.dispatch import DeliveryReport, RetryPolicy, deliver_due
 from monitor.alerting.payload import AlertView, alertmanager_v4
-from monitor.db.models import Notification, Receiver
+from monitor.db.models import AlertGroup, Notification, Receiver
 from monitor.demo.receiver import RecordingReceiver
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -205,3 +210,156 @@ def test_retry_policy_delays_stay_in_bounds() -> None:
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError, match="need 0 < base <= cap"):
         RetryPolicy(base=timedelta(hours=2), cap=timedelta(hours=1))
+
+
+@contextmanager
+def gated_receiver() -> Iterator[tuple[str, threading.Event, threading.Event]]:
+    """A real local receiver that holds each request until ``release`` is set, and sets
+    ``arrived`` when one comes in: a delivery the test can look at while it is in flight."""
+    arrived, release = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            arrived.set()
+            release.wait(timeout=30)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", arrived, release
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_each_delivery_is_committed_before_the_next_row_is_sent(db: Engine) -> None:
+    """A crash while a row is in flight re-sends that row only: the rows before it are
+    already marked delivered, as another connection sees them."""
+    with (
+        RecordingReceiver() as hook,
+        gated_receiver() as (gate_url, arrived, release),
+        httpx.Client(timeout=10) as client,
+    ):
+        add_receiver(db, "hook", "webhook", {"url": hook.url})
+        add_receiver(db, "gate", "webhook", {"url": gate_url})
+        queue(db, "hook", "a", "firing a")
+        queue(db, "hook", "b", "firing b")
+        queue(db, "gate", "c", "firing c")
+        reports: list[DeliveryReport] = []
+        sender = threading.Thread(
+            target=lambda: reports.extend(deliver_due(db, client, now=NOW)), daemon=True
+        )
+        sender.start()
+        try:
+            assert arrived.wait(timeout=10), "row 3 was never sent"
+            # Row 3 is in flight: rows 1 and 2 are committed, row 3 is still pending...
+            assert [(n.id, n.status, n.attempts) for n in rows(db)] == [
+                (1, "delivered", 1),
+                (2, "delivered", 1),
+                (3, "pending", 0),
+            ]
+            assert len(hook.requests) == 2
+            # ... and locked: a second sender skips it rather than sending it twice.
+            with httpx.Client(timeout=10) as other:
+                assert deliver_due(db, other, now=NOW) == []
+        finally:
+            release.set()
+            sender.join(timeout=30)
+    assert [(r.notification_id, r.status) for r in reports] == [
+        (1, "delivered"),
+        (2, "delivered"),
+        (3, "delivered"),
+    ]
+    assert [n.status for n in rows(db)] == ["delivered"] * 3
+
+
+PIPELINE = """
+version: 1
+receivers:
+  - {name: hook, type: webhook, url: "${URL}"}
+route:
+  receiver: hook
+  group_by: [alertname, model]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+groups:
+  - name: g
+    rules:
+      - alert: FeatureDrift
+        matchers: ['signal="data_drift"', 'feature!=""']
+        condition: alert == 1
+"""
+
+
+def test_a_notification_that_failed_for_good_is_sent_again_at_the_next_group_interval(
+    db: Engine,
+) -> None:
+    """Alertmanager records only what was sent: a refused notification's alerts are
+    notified again at the group's next tick, not after repeat_interval."""
+    s = timedelta(seconds=1)
+    with RecordingReceiver(statuses=[400]) as hook, httpx.Client(timeout=5) as client:
+        apply_text(db, PIPELINE, {"URL": hook.url})
+        write_window(db, 0, drift({"income": True, "age": True, "region": False}))
+        run_cycle(db, client, now=NOW)  # fire; the group waits group_wait
+        refused = run_cycle(db, client, now=NOW + 30 * s)
+        assert [(d.status, d.delivery.status) for d in refused.deliveries] == [("failed", 400)]
+        with Session(db) as session:
+            (group,) = session.scalars(select(AlertGroup))
+            assert group.notified_firing == []  # forgotten with the failed row
+        assert run_cycle(db, client, now=NOW + 60 * s).deliveries == []  # not before the tick
+        again = run_cycle(db, client, now=NOW + 30 * s + 5 * 60 * s)
+        assert [(d.status, d.delivery.status) for d in again.deliveries] == [("delivered", 200)]
+        # Delivered: the next ticks have nothing new to say (repeat_interval is 4h).
+        assert run_cycle(db, client, now=NOW + 30 * s + 10 * 60 * s).deliveries == []
+        sent = [r.json() for r in hook.requests]
+    assert len(sent) == 2
+    assert sent[0]["alerts"] == sent[1]["alerts"]
+    assert sorted(a["labels"]["feature"] for a in sent[1]["alerts"]) == ["age", "income"]
+    assert [(n.status, n.attempts) for n in rows(db)] == [("failed", 1), ("delivered", 1)]
+
+
+def test_a_failed_row_forgets_only_its_firing_alerts_and_only_in_its_group(db: Engine) -> None:
+    def group(receiver: str, model: str, notified: list[str]) -> AlertGroup:
+        return AlertGroup(
+            route_id="r",
+            receiver=receiver,
+            group_key=f'{{}}:{{model="{model}"}}',
+            group_labels={"model": model},
+            notified_firing=notified,
+        )
+
+    with RecordingReceiver(statuses=[400, 400]) as receiver, httpx.Client() as client:
+        add_receiver(db, "hook", "webhook", {"url": receiver.url})
+        add_receiver(db, "other", "webhook", {"url": receiver.url})
+        with Session(db) as session, session.begin():
+            session.add_all(
+                [
+                    group("hook", "a", ["fp-a", "fp-x"]),
+                    group("hook", "b", ["fp-b"]),
+                    group("other", "a", ["fp-a"]),  # same key, another receiver
+                ]
+            )
+        queue(db, "hook", "a", "firing a")
+        queue(db, "hook", "b", "resolved b")  # a resolution: nothing to notify again
+        assert [r.status for r in deliver_due(db, client, now=NOW)] == ["failed", "failed"]
+    with Session(db) as session:
+        notified = {
+            (g.receiver, g.group_key): g.notified_firing
+            for g in session.scalars(select(AlertGroup))
+        }
+    assert notified == {
+        ("hook", '{}:{model="a"}'): ["fp-x"],
+        ("hook", '{}:{model="b"}'): ["fp-b"],
+        ("other", '{}:{model="a"}'): ["fp-a"],
+    }

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from monitor.alerting.notifiers import NOTIFIERS, notify
+from monitor.alerting.notifiers import NOTIFIERS, cut, notify
 from monitor.alerting.notifiers.pagerduty import SEVERITY_ALIASES
 from monitor.alerting.notifiers.slack import MAX_ALERTS, SECTION_CHARS
 from monitor.alerting.notifiers.webhook import (
@@ -24,6 +24,7 @@ from monitor.alerting.notifiers.webhook import (
     verify_signature,
 )
 from monitor.alerting.payload import ZERO_TIME, AlertView, alertmanager_v4
+from monitor.alerting.rules import ConfigError, load_config
 from monitor.demo.receiver import RecordingReceiver
 
 SECRET = "s3cret"
@@ -433,20 +434,71 @@ def test_pagerduty_stops_at_the_first_failure(client: httpx.Client) -> None:
 # -- registry --------------------------------------------------------------------------
 
 
-def test_registry_unknown_kind_and_send_resolved(client: httpx.Client) -> None:
+def test_registry_unknown_kind_and_payload_sent_as_stored(client: httpx.Client) -> None:
     assert set(NOTIFIERS) == {"webhook", "slack", "pagerduty", "retrain"}
     unknown = notify(client, "email", {}, payload(alert()))
     assert (unknown.ok, unknown.retryable) == (False, False)
     assert unknown.error is not None
     assert "kind='email'" in unknown.error
+    # send_resolved is applied once, by the group flush when it writes the payload: a
+    # notifier sends what is stored, resolved alerts included.
     mixed = payload(alert("a"), alert("b", status="resolved"))
     with RecordingReceiver() as receiver:
         config = {"url": receiver.url, "send_resolved": False}
-        skipped = notify(client, "webhook", config, payload(alert(status="resolved")))
-        sent = notify(client, "webhook", config, mixed)
+        assert notify(client, "webhook", config, mixed).ok
         (request,) = receiver.requests
-    assert (skipped.ok, skipped.skipped) == (True, True)
-    assert sent.ok
-    body = request.json()
-    assert [a["fingerprint"] for a in body["alerts"]] == ["fp-a"]
-    assert body["commonLabels"]["feature"] == "a"
+    assert request.body == encode(mixed)
+
+
+def test_cut_marks_a_cut_with_an_ellipsis() -> None:
+    assert cut("abc", 3) == "abc"
+    assert cut("abcd", 3) == "ab…"
+    assert len(cut("x" * 5000, SECTION_CHARS)) == SECTION_CHARS
+
+
+# -- receiver settings -----------------------------------------------------------------
+
+RECEIVERS = """
+version: 1
+receivers:
+  - {name: hook, type: webhook, url: "http://h.example/x", max_alerts: 7}
+  - {name: chat, type: slack, url: "https://hooks.slack.com/services/T/B/X", max_alerts: 20}
+  - {name: train, type: retrain, url: "http://t.example/x", max_alerts: 50}
+  - {name: pager, type: pagerduty, routing_key: "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"}
+route: {receiver: hook}
+"""
+
+
+def test_max_alerts_on_webhook_slack_and_retrain_receivers() -> None:
+    def max_alerts(text: str) -> list[int | None]:
+        receivers = load_config(text, "rules.yaml", {}).receivers
+        return [getattr(r, "max_alerts", None) for r in receivers]
+
+    assert max_alerts(RECEIVERS) == [7, 20, 50, None]  # pagerduty has none
+    unset = RECEIVERS.replace(", max_alerts: 7", "").replace(", max_alerts: 20", "")
+    assert max_alerts(unset) == [0, 0, 50, None]  # 0 = all, Alertmanager's default
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # PagerDuty sends one event per alert: a cut alert would never be triggered.
+        (
+            RECEIVERS.replace('kkkk"}', 'kkkk", max_alerts: 3}'),
+            "rules.yaml: receivers.3.max_alerts=3: unknown field",
+        ),
+        (
+            RECEIVERS.replace("max_alerts: 7", "max_alerts: -1"),
+            "rules.yaml: receivers.0.max_alerts=-1: Input should be greater than or equal to 0",
+        ),
+        # A resolution retrains nothing: retrain receivers have no send_resolved.
+        (
+            RECEIVERS.replace("max_alerts: 50", "max_alerts: 50, send_resolved: false"),
+            "rules.yaml: receivers.2.send_resolved=False: unknown field",
+        ),
+    ],
+)
+def test_receiver_settings_that_mean_nothing_are_refused(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(text, "rules.yaml", {})
+    assert str(error.value) == problem

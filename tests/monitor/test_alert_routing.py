@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from monitor.alerting.matchers import parse_matchers
+from monitor.alerting.evaluate import fingerprint
+from monitor.alerting.matchers import matches, parse_matchers
 from monitor.alerting.routing import (
+    Inhibitor,
     RouteMatch,
-    all_routes,
+    RouteTree,
     group_key,
     group_labels,
-    inhibited,
-    match_routes,
     silenced,
 )
 from monitor.alerting.rules import InhibitRule, Route
@@ -44,8 +47,16 @@ def route(tree: dict[str, Any] = TREE) -> Route:
     return Route.model_validate(tree)
 
 
+def compiled(tree: dict[str, Any] = TREE) -> RouteTree:
+    return RouteTree(route(tree))
+
+
+def match_routes_of(tree: dict[str, Any], labels: dict[str, str]) -> list[RouteMatch]:
+    return compiled(tree).match(labels)
+
+
 def receivers(labels: dict[str, str], tree: dict[str, Any] = TREE) -> list[str]:
-    return [m.receiver for m in match_routes(route(tree), labels)]
+    return [m.receiver for m in match_routes_of(tree, labels)]
 
 
 @pytest.mark.parametrize(
@@ -69,16 +80,16 @@ def test_match_routes(labels: dict[str, str], expected: list[str]) -> None:
 
 
 def test_children_inherit_receiver_group_by_and_timers() -> None:
-    [perf] = match_routes(route(), {"team": "risk", "signal": "performance"})
+    [perf] = match_routes_of(TREE, {"team": "risk", "signal": "performance"})
     assert (perf.receiver, perf.group_by) == ("risk-perf", ("alertname", "model"))
     assert (perf.group_wait, perf.group_interval, perf.repeat_interval) == (
         timedelta(seconds=10),  # the root's
         timedelta(minutes=10),  # the parent's
         timedelta(hours=4),  # Alertmanager's default, never set
     )
-    [drift] = match_routes(route(), {"team": "risk", "signal": "skew"})
+    [drift] = match_routes_of(TREE, {"team": "risk", "signal": "skew"})
     assert (drift.receiver, drift.group_by) == ("risk", None)  # '...': every label
-    [root] = match_routes(route({"receiver": "r"}), {})
+    [root] = match_routes_of({"receiver": "r"}, {})
     assert (root.group_by, root.group_wait, root.group_interval, root.repeat_interval) == (
         (),
         timedelta(seconds=30),
@@ -88,7 +99,7 @@ def test_children_inherit_receiver_group_by_and_timers() -> None:
 
 
 def test_repeat_interval_is_rounded_up_to_a_multiple_of_group_interval() -> None:
-    [audit] = match_routes(route(), {"signal": "data_quality"})
+    [audit] = match_routes_of(TREE, {"signal": "data_quality"})
     assert (audit.group_interval, audit.repeat_interval) == (
         timedelta(minutes=5),
         timedelta(minutes=15),
@@ -99,15 +110,15 @@ LABELS = {"alertname": "Drift", "model": "churn", "version": "v2", "severity": "
 
 
 def test_group_labels_and_key() -> None:
-    oncall, *_ = match_routes(route(), LABELS)
+    oncall, *_ = match_routes_of(TREE, LABELS)
     assert group_labels(oncall, LABELS) == {"alertname": "Drift", "model": "churn"}
     assert group_key(oncall, LABELS) == (
         '{}/{severity="critical"}:{alertname="Drift", model="churn"}'
     )
-    [root] = match_routes(route(), {"alertname": "Drift"})
+    [root] = match_routes_of(TREE, {"alertname": "Drift"})
     assert group_key(root, {"alertname": "Drift"}) == '{}:{alertname="Drift"}'  # no model
     nested = {"team": "risk", "signal": "skew", "model": 'a"b'}
-    [drift] = match_routes(route(), nested)
+    [drift] = match_routes_of(TREE, nested)
     assert group_labels(drift, nested) == nested
     assert group_key(drift, nested) == (
         '{}/{team="risk"}/{signal=~"data_drift|skew"}:{model="a\\"b", signal="skew", team="risk"}'
@@ -116,7 +127,7 @@ def test_group_labels_and_key() -> None:
 
 def test_route_ids_are_stable_and_distinct() -> None:
     def ids(tree: dict[str, Any], labels: dict[str, str]) -> list[str]:
-        return [m.route_id for m in match_routes(route(tree), labels)]
+        return [m.route_id for m in match_routes_of(tree, labels)]
 
     perf = {"team": "risk", "signal": "performance"}
     assert ids(TREE, perf) == ids(TREE, perf)
@@ -130,14 +141,50 @@ def test_route_ids_are_stable_and_distinct() -> None:
     every = [
         m.route_id
         for labels in ({}, {"severity": "critical"}, {"team": "risk"}, perf, {"team": "fraud"})
-        for m in match_routes(route(), labels)
+        for m in match_routes_of(TREE, labels)
     ]
     assert len(set(every)) == 5
+    assert len({m.route_id for m in compiled().all()}) == 7
 
 
-def test_all_routes_lists_every_node_as_match_routes_resolves_it() -> None:
-    tree = route()
-    every = all_routes(tree)
+SIBLING = {"matchers": ['team="risk"'], "receiver": "risk"}
+
+
+@pytest.mark.parametrize(
+    "differs",
+    [
+        {"group_wait": "0s"},  # 0s is set, not the parent's
+        {"group_wait": "1m"},
+        {"group_interval": "10m"},
+        {"repeat_interval": "1h"},
+        {"continue": True},
+        {},  # identical twins: told apart by their order among equal siblings
+    ],
+)
+def test_siblings_differing_only_in_timers_or_continue_get_distinct_ids(
+    differs: dict[str, Any],
+) -> None:
+    tree = compiled({"receiver": "r", "routes": [SIBLING, {**SIBLING, **differs}]})
+    _, first, second = tree.all()
+    assert first.route_id != second.route_id
+    assert tree.by_id(first.route_id) == first
+    assert tree.by_id(second.route_id) == second
+
+
+def test_a_twin_inserted_before_a_route_is_the_only_change_that_moves_its_id() -> None:
+    def ids(*children: dict[str, Any]) -> list[str]:
+        return [m.route_id for m in compiled({"receiver": "r", "routes": list(children)}).all()]
+
+    other = {"matchers": ['team="fraud"'], "receiver": "fraud"}
+    _, risk = ids(SIBLING)
+    assert ids(other, SIBLING)[2] == risk  # a different sibling before it
+    assert ids(SIBLING, {**SIBLING, "group_wait": "1m"})[1] == risk  # a near-twin after it
+    assert ids(SIBLING, SIBLING)[1] == risk  # the first of two twins keeps it
+
+
+def test_all_lists_every_node_as_match_resolves_it() -> None:
+    tree = compiled()
+    every = tree.all()
     assert [m.receiver for m in every] == [
         "ml-slack",
         "oncall",
@@ -147,14 +194,23 @@ def test_all_routes_lists_every_node_as_match_routes_resolves_it() -> None:
         "fraud",
         "audit",
     ]
-    by_id = {m.route_id: m for m in every}
     for labels in ({}, {"team": "risk", "signal": "skew"}, {"signal": "data_quality"}):
-        for m in match_routes(tree, labels):
-            assert by_id[m.route_id] == m
+        for m in tree.match(labels):
+            assert tree.by_id(m.route_id) is m  # the same compiled object
+    assert tree.by_id("0" * 16) is None  # a route that left the config
+    assert tree.root is every[0]
+    assert tree.root.key == "{}"
+    every.clear()  # a copy: the tree's own list is untouched
+    assert len(tree.all()) == 7
+
+
+def test_the_root_needs_a_receiver() -> None:
+    with pytest.raises(ValueError, match=r"route\.receiver=None"):
+        RouteTree(route({"routes": [SIBLING]}))
 
 
 def test_route_match_is_plain_data() -> None:
-    [m] = match_routes(route(), {})
+    [m] = match_routes_of(TREE, {})
     assert isinstance(m, RouteMatch)
     assert m.key == "{}"
 
@@ -170,6 +226,18 @@ QUALITY_MUTES_DRIFT = InhibitRule.model_validate(
 )
 DRIFT = {"alertname": "FeatureDrift", "signal": "data_drift", "model": "churn", "version": "v2"}
 QUALITY = {"alertname": "DataQuality", "signal": "data_quality", "model": "churn", "version": "v2"}
+CRITICAL_MUTES_CHURN = InhibitRule.model_validate(
+    {"source_matchers": ['severity="critical"'], "target_matchers": ['model="churn"']}
+)
+
+
+def mutes(
+    target: Mapping[str, str],
+    firing: Sequence[Mapping[str, str]],
+    rules: Sequence[InhibitRule] = (QUALITY_MUTES_DRIFT,),
+) -> bool:
+    inhibitor = Inhibitor(rules, [(fingerprint(f), f) for f in firing])
+    return inhibitor.inhibited(fingerprint(target), target)
 
 
 @pytest.mark.parametrize(
@@ -191,21 +259,97 @@ QUALITY = {"alertname": "DataQuality", "signal": "data_quality", "model": "churn
     ],
 )
 def test_inhibited(target: dict[str, str], firing: list[dict[str, str]], muted: bool) -> None:
-    assert inhibited(target, firing, [QUALITY_MUTES_DRIFT]) is muted
+    assert mutes(target, firing) is muted
 
 
-def test_an_alert_matching_both_sides_does_not_inhibit_itself() -> None:
-    rule = InhibitRule.model_validate(
-        {"source_matchers": ['severity="critical"'], "target_matchers": ['model="churn"']}
-    )
-    both = {"alertname": "A", "severity": "critical", "model": "churn"}
-    assert not inhibited(both, [both], [rule])
-    # Another alert matching both sides does not inhibit it either (Alertmanager) ...
-    assert not inhibited(both, [{**both, "alertname": "B"}], [rule])
-    # ... one matching the source side only does.
-    assert inhibited(both, [{"alertname": "C", "severity": "critical"}], [rule])
-    # An alert on the target side only is inhibited by one matching both.
-    assert inhibited({"alertname": "D", "model": "churn"}, [both], [rule])
+BOTH = {"alertname": "A", "severity": "critical", "model": "churn"}
+
+
+@pytest.mark.parametrize(
+    ("target", "firing", "muted"),
+    [
+        (BOTH, [BOTH], False),  # itself
+        # Another alert matching both sides does not inhibit it either (Alertmanager) ...
+        (BOTH, [{**BOTH, "alertname": "B"}], False),
+        # ... one matching the source side only does.
+        (BOTH, [{"alertname": "C", "severity": "critical"}], True),
+        # An alert on the target side only is inhibited by one matching both.
+        ({"alertname": "D", "model": "churn"}, [BOTH], True),
+    ],
+)
+def test_an_alert_matching_both_sides_does_not_inhibit_itself(
+    target: dict[str, str], firing: list[dict[str, str]], muted: bool
+) -> None:
+    assert mutes(target, firing, [CRITICAL_MUTES_CHURN]) is muted
+
+
+def test_any_of_several_rules_mutes() -> None:
+    firing = [QUALITY, {"alertname": "C", "severity": "critical"}]
+    rules = [QUALITY_MUTES_DRIFT, CRITICAL_MUTES_CHURN]
+    assert mutes({"alertname": "E", "model": "churn"}, firing, rules)  # the second rule
+    assert mutes(DRIFT, firing, rules)  # the first rule
+    assert not mutes({"alertname": "E", "model": "fraud"}, firing, rules)
+
+
+def pairwise(
+    target: Mapping[str, str], firing: Sequence[Mapping[str, str]], rules: Sequence[InhibitRule]
+) -> bool:
+    """Alertmanager's rule, one target against every firing alert (the old scan)."""
+    for rule in rules:
+        if not matches(rule.parsed_target, target):
+            continue
+        two_sided = matches(rule.parsed_source, target)
+        for source in firing:
+            if not matches(rule.parsed_source, source):
+                continue
+            if two_sided and matches(rule.parsed_target, source):
+                continue
+            if all(source.get(name, "") == target.get(name, "") for name in rule.equal):
+                return True
+    return False
+
+
+def random_alert(rng: random.Random, i: int) -> dict[str, str]:
+    labels = {
+        "alertname": rng.choice(["FeatureDrift", "DataQuality", "Latency"]),
+        "signal": rng.choice(["data_drift", "skew", "data_quality", "performance"]),
+        "model": f"m{rng.randrange(50)}",
+        "feature": f"f{i}",  # every alert distinct
+    }
+    if rng.random() < 0.7:
+        labels["version"] = f"v{rng.randrange(3)}"  # sometimes missing: ""
+    if rng.random() < 0.3:
+        labels["severity"] = "critical"
+    if rng.random() < 0.3:
+        labels["model"] = "churn"
+    return labels
+
+
+def test_the_index_agrees_with_the_pairwise_scan() -> None:
+    rng = random.Random(7)
+    alerts = [random_alert(rng, i) for i in range(400)]
+    rules = [QUALITY_MUTES_DRIFT, CRITICAL_MUTES_CHURN]
+    firing = alerts[:300]  # the last 100 are targets that do not fire
+    inhibitor = Inhibitor(rules, [(fingerprint(a), a) for a in firing])
+    got = [inhibitor.inhibited(fingerprint(a), a) for a in alerts]
+    assert got == [pairwise(a, firing, rules) for a in alerts]
+    assert 0 < sum(got) < len(got)  # both outcomes exercised
+
+
+def test_inhibition_at_scale() -> None:
+    """10k firing alerts, 1k targets: the pairwise scan took about a minute."""
+    rng = random.Random(11)
+    firing = [random_alert(rng, i) for i in range(10_000)]
+    firing_fps = [(fingerprint(a), a) for a in firing]
+    targets = firing_fps[:1_000]
+    rules = [QUALITY_MUTES_DRIFT, CRITICAL_MUTES_CHURN]
+    started = time.perf_counter()
+    inhibitor = Inhibitor(rules, firing_fps)
+    muted = sum(inhibitor.inhibited(fp, labels) for fp, labels in targets)
+    seconds = time.perf_counter() - started
+    print(f"inhibition: 10,000 firing x 1,000 targets in {seconds:.3f}s ({muted} muted)")
+    assert 0 < muted < len(targets)
+    assert seconds < 5
 
 
 # --- silences ------------------------------------------------------------------------

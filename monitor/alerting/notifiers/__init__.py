@@ -13,8 +13,6 @@ from typing import Any, Protocol
 
 import httpx
 
-from monitor.alerting.payload import without_resolved
-
 ERROR_BODY_CHARS = 300  # enough for Slack's "invalid_payload" or PagerDuty's errors list
 
 
@@ -24,7 +22,6 @@ class Delivery:
     retryable: bool = False
     status: int | None = None
     error: str | None = None
-    skipped: bool = False  # ok, but nothing was sent (send_resolved: false)
 
 
 def classify_status(status: int, body: str = "") -> Delivery:
@@ -52,6 +49,12 @@ def config_str(config: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, an ellipsis marking a cut (Slack and
+    PagerDuty refuse a field over their limit instead of truncating it)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class Notifier(Protocol):
     def __call__(
         self, client: httpx.Client, config: Mapping[str, Any], payload: Mapping[str, Any]
@@ -75,18 +78,9 @@ NOTIFIERS: dict[str, Notifier] = {
 def notify(
     client: httpx.Client, kind: str, config: Mapping[str, Any], payload: Mapping[str, Any]
 ) -> Delivery:
-    """Deliver ``payload`` with the notifier of ``kind``.
-
-    ``send_resolved: false`` in the config (default true, as Alertmanager's webhook,
-    Slack and PagerDuty receivers) drops resolved alerts, and sends nothing when no
-    alert fires. Retrain receivers get the payload whole: the trigger is the point.
-    """
+    """Deliver ``payload`` with the notifier of ``kind``, as stored: the group flush
+    already left resolved alerts out for a receiver with ``send_resolved: false``."""
     notifier = NOTIFIERS.get(kind)
     if notifier is None:
         return final(f"kind={kind!r}: no notifier (known: {', '.join(sorted(NOTIFIERS))})")
-    if kind != "retrain" and config.get("send_resolved", True) is False:
-        firing = without_resolved(payload)
-        if firing is None:
-            return Delivery(ok=True, skipped=True)
-        payload = firing
     return notifier(client, config, payload)

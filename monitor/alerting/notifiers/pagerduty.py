@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from monitor.alerting.notifiers import Delivery, classify_status, config_str, final
+from monitor.alerting.notifiers import Delivery, classify_status, config_str, cut, final
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -38,10 +38,6 @@ SEVERITY_ALIASES: dict[str, str] = {
 def severity_of(labels: Mapping[str, str], default: str) -> str:
     """The PagerDuty severity of an alert: its mapped ``severity`` label, else ``default``."""
     return SEVERITY_ALIASES.get(str(labels.get("severity", "")).strip().lower(), default)
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def event(
@@ -71,7 +67,7 @@ def event(
         "event_action": "trigger" if alert.get("status") == "firing" else "resolve",
         "dedup_key": str(alert.get("fingerprint", ""))[:DEDUP_KEY_CHARS],
         "payload": {
-            "summary": _cut(summary, SUMMARY_CHARS),
+            "summary": cut(summary, SUMMARY_CHARS),
             "source": model or "driftwarden",
             "severity": severity_of(labels, default_severity),
             "timestamp": alert.get("startsAt"),

@@ -21,7 +21,7 @@ import httpx
 from slack_sdk.errors import SlackRequestError
 from slack_sdk.webhook import WebhookClient
 
-from monitor.alerting.notifiers import Delivery, classify_status, config_str, final
+from monitor.alerting.notifiers import Delivery, classify_status, config_str, cut, final
 
 MAX_ALERTS = 10  # sections in one message; the rest are counted
 MAX_TOP_FEATURES = 5
@@ -37,10 +37,6 @@ _EMOJI = {"firing": ":red_circle:", "resolved": ":large_green_circle:"}
 def _esc(text: object) -> str:
     """Slack's mrkdwn escaping: only &, < and > are control characters."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _num(value: object) -> str:
@@ -91,7 +87,7 @@ def _fields(alert: Mapping[str, Any]) -> list[dict[str, str]]:
         if evidence.get("threshold") is not None:
             value += f" (threshold {_num(evidence['threshold'])})"
         pairs.append(("Value", value))
-    return [{"type": "mrkdwn", "text": _cut(f"*{k}*\n{v}", FIELD_CHARS)} for k, v in pairs]
+    return [{"type": "mrkdwn", "text": cut(f"*{k}*\n{v}", FIELD_CHARS)} for k, v in pairs]
 
 
 def _top_features(evidence: Mapping[str, Any]) -> list[str]:
@@ -131,7 +127,7 @@ def alert_section(alert: Mapping[str, Any]) -> dict[str, Any]:
         lines.append(" · ".join(links))
     block: dict[str, Any] = {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": _cut("\n".join(lines), SECTION_CHARS)},
+        "text": {"type": "mrkdwn", "text": cut("\n".join(lines), SECTION_CHARS)},
     }
     fields = _fields(alert)
     if fields:
@@ -144,7 +140,7 @@ def message(payload: Mapping[str, Any]) -> dict[str, Any]:
     alerts = list(payload.get("alerts", []))
     head = title(payload)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(head, HEADER_CHARS)}}
+        {"type": "header", "text": {"type": "plain_text", "text": cut(head, HEADER_CHARS)}}
     ]
     blocks.extend(alert_section(a) for a in alerts[:MAX_ALERTS])
     more = len(alerts) - MAX_ALERTS + int(payload.get("truncatedAlerts", 0))
@@ -165,7 +161,7 @@ def message(payload: Mapping[str, Any]) -> dict[str, Any]:
         for a in alerts
     ]
     text = f"{head}: {'; '.join(s for s in summaries if s)}" if any(summaries) else head
-    return {"text": _cut(text, TEXT_CHARS), "blocks": blocks}
+    return {"text": cut(text, TEXT_CHARS), "blocks": blocks}
 
 
 def send_slack(
