@@ -45,11 +45,11 @@ import numpy as np
 import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support import RSS_WRAPPER, scratch_postgres
 
 import detectors
 from detectors.sketch_drift import detect_drift_sketches
 from monitor.config import load_settings
-from monitor.db import migrate
 from monitor.db.engine import make_engine
 from monitor.db.models import BUCKET_SECONDS
 from monitor.db.partitions import PartitionManager
@@ -60,7 +60,6 @@ from monitor.detection.spec import MonitorSpec
 from monitor.detection.window_data import load_windows
 from monitor.layout import Layout
 from monitor.resources import FeatureSchema, ModelDoc, MonitorDoc, register_model, upsert_monitor
-from monitor.services.postgres import resolve_postgres, scratch_database
 
 N_NUM = 20
 NUM = [f"n{i:02d}" for i in range(N_NUM)]
@@ -228,18 +227,6 @@ def check_raw(engine: Engine, model: str, lo: datetime, hi: datetime) -> detecto
     return detectors.detect_drift(reference, current, kinds=KINDS)
 
 
-# Runs the worker and prints its peak RSS (KB). Linux counts in a child's ru_maxrss the
-# memory of the process it was forked from (recorded at exec), so the bench, holding a
-# window's raw rows by then, cannot start the worker itself: a fresh small interpreter
-# forks it instead.
-RSS_WRAPPER = (
-    "import resource, subprocess, sys\n"
-    "code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    "sys.exit(code)\n"
-)
-
-
 def cycle(url: str, engine: Engine, end: datetime, workers: int) -> tuple[float, float, int]:
     """Wall time of ``workers`` processes of ``driftwarden detect --once`` over the last
     CYCLE_WINDOWS windows of every monitor, the largest peak RSS (MB) of one, and the runs
@@ -293,18 +280,11 @@ def main() -> int:
     # day boundary it would read day rows only (30 a feature instead of 53).
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=12)
     start = end - timedelta(days=DAYS)
-    configured = load_settings()
     with ExitStack() as stack:
-        server = resolve_postgres(
-            configured.database_url if "database_url" in configured.model_fields_set else None
-        )
-        stack.callback(server.stop)
-        db = scratch_database(server.address, prefix="bench_detect")
-        stack.callback(db.stop)
-        migrate.upgrade(db.address)
-        engine = make_engine(load_settings(database_url=db.address))
+        url = scratch_postgres(stack, prefix="bench_detect")
+        engine = make_engine(load_settings(database_url=url))
         stack.callback(engine.dispose)
-        libpq = db.address.replace("postgresql+psycopg://", "postgresql://")
+        libpq = url.replace("postgresql+psycopg://", "postgresql://")
         with engine.connect() as conn:
             PartitionManager().ensure(conn, [start, end])
         setup_models(engine, models, end)
@@ -347,7 +327,7 @@ def main() -> int:
 
         cycles: dict[int, tuple[float, float, int]] = {}
         for workers in (1, 2):
-            cycles[workers] = cycle(db.address, engine, end, workers)
+            cycles[workers] = cycle(url, engine, end, workers)
             wall, rss, runs = cycles[workers]
             print(
                 f"  cycle with {workers} worker(s): {wall:.1f} s for {runs} windows "

@@ -35,14 +35,12 @@ import numpy as np
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy.orm import Session
+from support import kafka_broker, scratch_postgres
 
 from monitor.config import libpq_url, load_settings
-from monitor.db import migrate
 from monitor.db.engine import make_engine
 from monitor.ingest.topics import ensure_topics
 from monitor.resources import FeatureSchema, ModelDoc, register_model
-from monitor.services.broker import resolve_broker
-from monitor.services.postgres import resolve_postgres, scratch_database
 
 N_NUM, N_CAT = 20, 5
 NUM = [f"n{i:02d}" for i in range(N_NUM)]
@@ -209,22 +207,10 @@ def main() -> int:
     args = parser.parse_args()
     n = args.events or (30_000 if args.quick else 200_000)
     repeat = args.repeat or (1 if args.quick else 3)
-    configured = load_settings()
     with ExitStack() as stack:
-        server = resolve_postgres(
-            configured.database_url if "database_url" in configured.model_fields_set else None
-        )
-        stack.callback(server.stop)
-        db = scratch_database(server.address, prefix="bench_ingest")
-        stack.callback(db.stop)
-        broker = resolve_broker(
-            configured.kafka_bootstrap_servers
-            if "kafka_bootstrap_servers" in configured.model_fields_set
-            else None
-        )
-        stack.callback(broker.stop)
-        migrate.upgrade(db.address)
-        engine = make_engine(load_settings(database_url=db.address))
+        db_url = scratch_postgres(stack, prefix="bench_ingest")
+        bootstrap = kafka_broker(stack)
+        engine = make_engine(load_settings(database_url=db_url))
         with Session(engine) as session, session.begin():
             features = [FeatureSchema(name=k, kind="numerical") for k in NUM]
             features += [FeatureSchema(name=k, kind="categorical") for k in CAT]
@@ -239,9 +225,9 @@ def main() -> int:
             )
         engine.dispose()
         topic = f"bench-{uuid.uuid4().hex[:8]}.predictions"
-        ensure_topics(broker.address, [topic], partitions=PARTITIONS)
+        ensure_topics(bootstrap, [topic], partitions=PARTITIONS)
         messages = make_messages(n)
-        produce_rate = produce(broker.address, topic, messages)
+        produce_rate = produce(bootstrap, topic, messages)
         size = sum(map(len, messages)) // n
         print(f"{n} events of ~{size} bytes; produced at {produce_rate:,.0f}/s")
 
@@ -253,12 +239,12 @@ def main() -> int:
             "rss": [],
         }
         for i in range(repeat):
-            figures["raw_consume"].append(raw_consume(broker.address, topic, n))
-            figures["raw_copy"].append(raw_copy(db.address, messages))
-            one, rss = run_consumers(db.address, broker.address, topic, n, 1)
+            figures["raw_consume"].append(raw_consume(bootstrap, topic, n))
+            figures["raw_copy"].append(raw_copy(db_url, messages))
+            one, rss = run_consumers(db_url, bootstrap, topic, n, 1)
             figures["one"].append(one)
             figures["rss"].append(rss)
-            two, rss2 = run_consumers(db.address, broker.address, topic, n, 2)
+            two, rss2 = run_consumers(db_url, bootstrap, topic, n, 2)
             figures["two"].append(two)
             figures["rss"].append(rss2)
             print(
