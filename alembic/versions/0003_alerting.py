@@ -49,6 +49,7 @@ def upgrade() -> None:
         "alert_cursor",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("snapshot", sa.Text(), nullable=True),
+        sa.Column("routed_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("id = 1", name="ck_alert_cursor_single"),
         sa.PrimaryKeyConstraint("id"),
     )

@@ -23,6 +23,8 @@ from monitor.alerting.evaluator import AlertEvent, evaluate
 from monitor.alerting.groups import FlushReport, flush_due
 from monitor.db.engine import make_sessionmaker
 
+DELIVERY_LIMIT = 2_000  # notifications a cycle delivers at most
+
 
 @dataclass
 class CycleReport:
@@ -62,6 +64,8 @@ def run_cycle(
             )
     report.seconds["flush"] = time.perf_counter() - started
     started = time.perf_counter()
-    report.deliveries = deliver_due(engine, client, now=now or clock())
+    # Drain the outbox, up to a bound: a cycle that fires a thousand alerts has hundreds
+    # of notifications, and they should not wait for the next cycles 100 at a time.
+    report.deliveries = deliver_due(engine, client, now=now or clock(), limit=DELIVERY_LIMIT)
     report.seconds["deliver"] = time.perf_counter() - started
     return report

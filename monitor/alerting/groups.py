@@ -66,20 +66,23 @@ def _key_hash(receiver: str, key: str) -> str:
 
 
 def ensure_groups(
-    session: Session, config: AlertingConfig, *, changed: Iterable[str], now: datetime
+    session: Session,
+    config: AlertingConfig,
+    *,
+    changed: Iterable[Mapping[str, str]],
+    all_firing: bool,
+    now: datetime,
 ) -> None:
-    """Create the groups of every firing instance and of the instances that changed, with
-    a first flush ``group_wait`` from now. Existing groups keep their schedule. Checking
-    every firing instance, not only the new ones, heals groups after a config change."""
-    changed = set(changed)
-    rows = session.execute(
-        select(AlertState.fingerprint, AlertState.labels).where(
-            (AlertState.state == "firing") | AlertState.fingerprint.in_(changed)
-        )
-    ).all()
+    """Create the groups of the instances that changed (their label sets), and with
+    ``all_firing`` of every firing instance, with a first flush ``group_wait`` from now.
+    Existing groups keep their schedule. The evaluator asks for ``all_firing`` after a
+    config change: the new routes' groups of alerts already firing must exist."""
+    rows = list(changed)
+    if all_firing:
+        rows += session.scalars(select(AlertState.labels).where(AlertState.state == "firing"))
     wanted: dict[tuple[str, str, str], tuple[dict[str, str], datetime]] = {}
     routes = RouteTree(config.route)  # compiled once per pass, not per instance
-    for _fp, labels in rows:
+    for labels in rows:
         for p in placements(routes, labels):
             wanted[(p.match.route_id, p.match.receiver, p.key)] = (
                 p.labels,
@@ -87,19 +90,19 @@ def ensure_groups(
             )
     if not wanted:
         return
-    stmt = insert(AlertGroup).values(
-        [
-            {
-                "route_id": route_id,
-                "receiver": receiver,
-                "group_key": key,
-                "group_labels": labels,
-                "next_flush_at": due,
-            }
-            for (route_id, receiver, key), (labels, due) in sorted(wanted.items())
-        ]
-    )
-    session.execute(stmt.on_conflict_do_nothing(constraint="uq_alert_groups_key"))
+    groups: list[dict[str, Any]] = [
+        {
+            "route_id": route_id,
+            "receiver": receiver,
+            "group_key": key,
+            "group_labels": labels,
+            "next_flush_at": due,
+        }
+        for (route_id, receiver, key), (labels, due) in sorted(wanted.items())
+    ]
+    # executemany: a multi-row VALUES of hundreds of groups is slow to compile.
+    stmt = insert(AlertGroup).on_conflict_do_nothing(constraint="uq_alert_groups_key")
+    session.execute(stmt, groups)
 
 
 @dataclass(frozen=True)

@@ -431,6 +431,9 @@ class AlertCursor(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     snapshot: Mapped[str | None] = mapped_column(Text)
+    # The applied_at of the alerting config whose routes every firing alert was last
+    # grouped by: a newer config regroups them all once.
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint("id = 1", name="ck_alert_cursor_single"),)
 
