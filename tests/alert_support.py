@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from monitor.alerting.config_store import apply_config
 from monitor.alerting.rules import load_config
-from monitor.db.models import DetectorRun, Model, Monitor, Result
+from monitor.db.models import DetectorRun, Model, Monitor
+from monitor.detection.results import result_row
 from monitor.detection.spec import MonitorSpec
 from monitor.resources import MonitorDoc, upsert_monitor
 
@@ -82,14 +83,8 @@ def write_window(
             finished_at=start,
         )
         run.results = [
-            Result(
-                monitor_id=mid,
-                model_id=model,
-                model_version=version,
-                segment=segment,
-                signal=signal,
-                window_start=start,
-                window_end=start + HOUR,
+            result_row(
+                run,
                 feature=r.feature,
                 metric=r.metric,
                 value=r.value,

@@ -400,6 +400,14 @@ def _routes(route: Route, path: str) -> list[tuple[str, Route]]:
     return out
 
 
+def _taken(seen: dict[str, str], name: str, path: str, field: str, note: str = "") -> list[str]:
+    """The problem of a name already used (where first), or none; records the name."""
+    if name in seen:
+        return [f"{path}.{field}={name!r}: already the name of {seen[name]}{note}"]
+    seen[name] = path
+    return []
+
+
 class AlertingConfig(BaseModel):
     model_config = _MODEL
 
@@ -412,14 +420,9 @@ class AlertingConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> AlertingConfig:
         problems: list[str] = []
-        names: dict[str, int] = {}
+        names: dict[str, str] = {}
         for i, receiver in enumerate(self.receivers):
-            if receiver.name in names:
-                problems.append(
-                    f"receivers.{i}.name={receiver.name!r}: already the name of "
-                    f"receivers.{names[receiver.name]}"
-                )
-            names.setdefault(receiver.name, i)
+            problems += _taken(names, receiver.name, f"receivers.{i}", "name")
         root = self.route
         if root.receiver is None:
             problems.append("route.receiver=None: the root route needs a receiver")
@@ -435,23 +438,18 @@ class AlertingConfig(BaseModel):
                     f"{path}.receiver={route.receiver!r}: no such receiver "
                     f"(receivers: {', '.join(sorted(names))})"
                 )
-        groups: dict[str, int] = {}
+        groups: dict[str, str] = {}
         rules: dict[str, str] = {}
         for g, group in enumerate(self.groups):
-            if group.name in groups:
-                problems.append(
-                    f"groups.{g}.name={group.name!r}: already the name of "
-                    f"groups.{groups[group.name]}"
-                )
-            groups.setdefault(group.name, g)
+            problems += _taken(groups, group.name, f"groups.{g}", "name")
             for r, rule in enumerate(group.rules):
-                path = f"groups.{g}.rules.{r}"
-                if rule.alert in rules:
-                    problems.append(
-                        f"{path}.alert={rule.alert!r}: already the name of {rules[rule.alert]} "
-                        "(rule names are unique across groups)"
-                    )
-                rules.setdefault(rule.alert, path)
+                problems += _taken(
+                    rules,
+                    rule.alert,
+                    f"groups.{g}.rules.{r}",
+                    "alert",
+                    " (rule names are unique across groups)",
+                )
         if problems:
             raise ValueError("\n".join(problems))
         return self
