@@ -251,7 +251,10 @@ def evaluate(session: Session, config: AlertingConfig | None, *, now: datetime) 
         log.info("another evaluator is active; skipping")
         return []
     all_rules = session.scalars(select(AlertRule).order_by(AlertRule.id)).all()
-    rules = [(r.id, RuleSpec.model_validate(r.spec)) for r in all_rules if r.enabled]
+    # The enabled rules are the applied config's (rules apply disables the others), and
+    # load_applied has parsed them already: only their ids come from alert_rules.
+    ids = {r.name: r.id for r in all_rules}
+    rules = [(ids[rule.alert], rule) for _, rule in config.rules()] if config else []
     work = _Pass(session, rules, now)
     cursor_row = session.get(AlertCursor, 1, with_for_update=True)
     if cursor_row is None:

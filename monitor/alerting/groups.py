@@ -184,10 +184,15 @@ def flush_due(
     for state in firing:
         for p in placements(routes, state.labels):
             members[(p.match.route_id, p.match.receiver, p.key)].append(state)
+    # Alerts the due groups notified that fire no more (the firing ones are loaded above).
     notified = {fp for g in due for fp in g.notified_firing}
-    by_fp = {
+    stopped = {
         s.fingerprint: s
-        for s in session.scalars(select(AlertState).where(AlertState.fingerprint.in_(notified)))
+        for s in session.scalars(
+            select(AlertState).where(
+                AlertState.fingerprint.in_(notified), AlertState.state != "firing"
+            )
+        )
     }
     reports = []
     for group in due:
@@ -210,7 +215,7 @@ def flush_due(
                 route,
                 receiver,
                 firing_members=firing_members,
-                by_fp=by_fp,
+                stopped=stopped,
                 mutes=mutes,
                 external_url=external_url,
                 dashboard_url=dashboard_url,
@@ -260,7 +265,7 @@ def _flush(
     receiver: ReceiverSpec,
     *,
     firing_members: Sequence[AlertState],
-    by_fp: Mapping[str, AlertState],
+    stopped: Mapping[str, AlertState],
     mutes: Mutes,
     external_url: str,
     dashboard_url: str,
@@ -270,9 +275,7 @@ def _flush(
     muted = {s.fingerprint for s in firing_members} - {s.fingerprint for s in firing}
     previously = set(group.notified_firing)
     firing_fps = {s.fingerprint for s in firing}
-    resolved = [
-        by_fp[fp] for fp in sorted(previously) if fp in by_fp and by_fp[fp].state != "firing"
-    ]
+    resolved = [stopped[fp] for fp in sorted(previously) if fp in stopped]
     # A retrain receiver has no resolved notifications: a retraining is for firing alerts.
     send_resolved = not isinstance(receiver, RetrainReceiver) and receiver.send_resolved
     repeat = (

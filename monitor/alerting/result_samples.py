@@ -27,10 +27,6 @@ def _drop(row: Result) -> float | None:
     return row.effect_size if row.metric in LOWER_IS_BETTER else -row.effect_size
 
 
-def _iso(row: Result) -> tuple[str, str]:
-    return row.window_start.isoformat(), row.window_end.isoformat()
-
-
 def _top_features(rows: Iterable[Result]) -> list[dict[str, Any]]:
     """The run's alerting feature rows, largest effect first: the evidence a run-level
     alert (drift share, failed checks) shows."""
@@ -71,7 +67,7 @@ def _sample(row: Result, run_level: dict[str, float | None], top: list[dict[str,
         "n_reference": None if row.n_reference is None else float(row.n_reference),
         "drop": _drop(row),
     }
-    start, end = _iso(row)
+    start, end = row.window_start.isoformat(), row.window_end.isoformat()
     evidence: dict[str, Any] = {
         k: own[k] for k in ("value", "threshold", "p_value", "effect_size", "lower", "upper")
     }

@@ -30,8 +30,6 @@ from monitor.db.models import DetectorRun, Result
 # missing values (None, NaN, +-inf), lower/upper unused.
 MISSING_SHARE = "missing_share"
 DRIFT_SHARE = "drift_share"
-# Signals whose per-feature rows are one drift test each (plus the null-rate detail).
-DRIFT_SIGNALS = frozenset({"data_drift", "skew", "prediction_drift", "target_drift"})
 
 
 def _finite(value: object) -> object:

@@ -10,7 +10,6 @@ what the worker did before it.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any, Literal, Self, get_args
 
@@ -24,9 +23,7 @@ from pydantic import (
 )
 
 import detectors
-
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+from monitor.durations import duration_seconds
 
 # What the worker computes: docs/monitors.md says what each signal compares.
 Signal = Literal[
@@ -97,10 +94,10 @@ DEFAULT_MAX_DROP = 0.05
 
 def parse_duration(value: str, *, allow_zero: bool = False) -> timedelta:
     """``"90s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"1w"`` -> timedelta."""
-    match = _DURATION.match(value.strip())
-    if not match or (int(match.group(1)) == 0 and not allow_zero):
+    seconds = duration_seconds(value)
+    if seconds is None or (seconds == 0 and not allow_zero):
         raise ValueError(f"{value!r} is not a duration like 15m, 1h or 1d")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return timedelta(seconds=seconds)
 
 
 class DriftPolicy(BaseModel):
