@@ -9,10 +9,12 @@ the next worker redoes the window, so nothing is stored twice or by half.
 
 Late data: a pass starts with the sketch refresh (monitor.detection.bucket_refresh),
 which rebuilds every hour bucket whose events, features or labels changed and queues the
-bucket for each monitor of its model (``window_reruns``). Before its next window, a
+bucket for each monitor of its model (``window_reruns``). Once it has no window due, a
 claimed monitor runs again, in the same way, the windows it already checked over each
 queued bucket (their old runs are replaced), so a late event, a feature log that came
 after its prediction or a label that came weeks later updates the results it belongs to.
+A window whose runs already reflect the change is left as it is
+(monitor.detection.window_freshness).
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from sqlalchemy.orm import Session
 
 from monitor.db.engine import make_sessionmaker
 from monitor.db.models import DetectorRun, Monitor, Prediction, WindowRerun
-from monitor.detection.bucket_reads import HOUR
+from monitor.detection.bucket_reads import HOUR, is_bucketed
 from monitor.detection.bucket_refresh import refresh_buckets
 from monitor.detection.evaluate import RunSummary, evaluate_window
 from monitor.detection.spec import MonitorSpec
 from monitor.detection.window_data import RangeCache
+from monitor.detection.window_freshness import reflects_refresh, rows_unchanged
 from monitor.detection.windows import earliest_start_after, window_after
 from monitor.epoch import floor_to
 
@@ -187,23 +190,18 @@ def _pop_rerun(session: Session, monitor: Monitor) -> tuple[datetime, int] | Non
     return rows[0].bucket, max(r.txid for r in rows)
 
 
-def _reflects(session: Session, monitor: Monitor, *, lo: datetime, hi: datetime, txid: int) -> bool:
-    """Whether the window has runs and every one read its data after the refresh
-    ``txid`` had committed (it is visible in the run's data snapshot): running it again
-    would change nothing. A refresh queues the bucket it builds even when the window
-    over it has not been evaluated yet, or is being evaluated, by another worker or a
-    backfill; this keeps those from running twice."""
-    return bool(
-        session.scalar(
-            text(
-                "SELECT count(*) > 0 AND bool_and(coalesce(pg_visible_in_snapshot("
-                "CAST(CAST(:t AS text) AS xid8), CAST(data_snapshot AS pg_snapshot)), false)) "
-                "FROM detector_runs WHERE monitor_id = :m AND window_start = :lo "
-                "AND window_end = :hi"
-            ),
-            {"t": txid, "m": monitor.id, "lo": lo, "hi": hi},
-        )
-    )
+def _fresh(
+    session: Session, monitor: Monitor, spec: MonitorSpec, *, lo: datetime, hi: datetime, txid: int
+) -> bool:
+    """Whether the stored window would come out the same if run again: its runs saw the
+    refresh that queued the bucket, or (a window read from rows, not from whole hours of
+    sketches) none of its rows changed since they ran."""
+    if reflects_refresh(session, monitor.id, lo=lo, hi=hi, txid=txid):
+        return True
+    if is_bucketed(lo, hi):
+        return False  # its rows may be many: running it from sketches is the cheaper check
+    rows_from = lo - spec.window_size if spec.reference == "previous_window" else lo
+    return rows_unchanged(session, monitor.id, spec.model_id, lo=lo, hi=hi, rows_from=rows_from)
 
 
 def _rerun(
@@ -217,14 +215,14 @@ def _rerun(
 ) -> list[RunSummary]:
     """Run again the windows a changed bucket alters that are already stored: those the
     worker checked (up to ``checked_until``, even if they had no event then) and those a
-    backfill stored ahead of it, unless their runs already saw the change. A window still
-    to come reads the new data anyway."""
+    backfill stored ahead of it, unless running them again would change nothing
+    (:func:`_fresh`). A window still to come reads the new data anyway."""
     hold_window(session)
     summaries: list[RunSummary] = []
     for lo, hi in windows_over(spec, bucket):
         checked = monitor.checked_until is not None and hi <= monitor.checked_until
         stored = window_stored(session, monitor, spec, lo=lo, hi=hi)
-        if (checked or stored) and not _reflects(session, monitor, lo=lo, hi=hi, txid=txid):
+        if (checked or stored) and not _fresh(session, monitor, spec, lo=lo, hi=hi, txid=txid):
             summaries += replace_window(
                 session, monitor, spec, lo=lo, hi=hi, stored=stored, cache=cache
             )
@@ -242,16 +240,20 @@ def _rerun(
 def _step(
     session: Session, monitor: Monitor, spec: MonitorSpec, *, now: datetime, cache: RangeCache
 ) -> list[RunSummary] | None:
-    """One step of a claimed monitor, in the caller's transaction: the stored windows
-    over its oldest changed bucket run again, or else its next due window is run and
-    ``checked_until`` moves past it. None: neither is there."""
-    queued = _pop_rerun(session, monitor)
-    if queued is not None:
-        bucket, txid = queued
-        return _rerun(session, monitor, spec, bucket=bucket, txid=txid, cache=cache)
+    """One step of a claimed monitor, in the caller's transaction: its next due window
+    is run and ``checked_until`` moves past it, or else the stored windows over its
+    oldest changed bucket run again. None: neither is there.
+
+    Due windows first: they are what alerts wait for, while a re-run corrects a result
+    already stored (and the end of each hour queues one for every window of the hour,
+    most of which then turn out unchanged). A due window reads the current data anyway."""
     window = _next_window(session, monitor, spec, now)
     if window is None:
-        return None
+        queued = _pop_rerun(session, monitor)
+        if queued is None:
+            return None
+        bucket, txid = queued
+        return _rerun(session, monitor, spec, bucket=bucket, txid=txid, cache=cache)
     lo, hi = window
     hold_window(session)
     if window_stored(session, monitor, spec, lo=lo, hi=hi):

@@ -73,6 +73,41 @@ def test_a_late_label_runs_its_window_again(db: Engine) -> None:
     assert run.n_labelled == 1
 
 
+def test_the_end_of_an_hour_runs_again_only_the_sub_hour_windows_that_changed(
+    db: Engine,
+) -> None:
+    """Ingest changes the open hour's bucket all hour long; once the hour is refreshed,
+    the 10-minute windows checked meanwhile, each after its own events had come, are
+    queued but not run again. A late event or label then runs exactly its window."""
+    register(db, window="10m", min_rows=20)
+    rng = np.random.default_rng(7)
+    evs = events(START, 600, rng=rng, prefix="m")  # 100 per 10 minutes
+    store(db, evs)
+    minute = timedelta(minutes=1)
+    first = run_due(db, now=START + 58 * minute)  # the hour still open: no refresh yet
+    assert sorted(r.window_start for r in first) == [START + 10 * k * minute for k in range(5)]
+    before = _runs(db)
+
+    # The hour ends: its bucket is refreshed and queued; only the window due runs.
+    second = run_due(db, now=START + HOUR + 6 * minute)
+    assert [r.window_start for r in second] == [START + 50 * minute]
+    with db.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM window_reruns")) == 0
+    assert {k: v for k, v in _runs(db).items() if k in before} == before
+
+    # A late event in [10m, 20m) and a late label for an event of [20m, 30m).
+    late = events(START + 12 * minute, 1, rng=rng, prefix="late")
+    store(db, late)
+    label = {"event_id": evs[250]["event_id"], "model_id": MODEL, "label": 1}
+    label["timestamp"] = (LATER + HOUR).isoformat()
+    store(db, [label], topic=load_settings().labels_topic)
+    third = run_due(db, now=LATER + HOUR)
+    assert sorted(r.window_start for r in third) == [START + 10 * minute, START + 20 * minute]
+    after = _runs(db)
+    assert after[START + 10 * minute][1] == 101
+    assert after[START] == before[START]
+
+
 def test_windows_over_a_bucket() -> None:
     tumbling = MonitorSpec(model_id=MODEL, window="1h")
     daily = MonitorSpec(model_id=MODEL, window="1d", step="6h")
