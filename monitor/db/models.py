@@ -593,3 +593,19 @@ class DeadLetter(Base):
     __table_args__ = (
         UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_source"),
     )
+
+
+class ConsumerLag(Base):
+    """The ingest consumer's position per partition it owns, written after each commit
+    (at most every few seconds): what the dashboards show as consumer lag, since they
+    read PostgreSQL only. ``lag`` = fetch high watermark - committed offset."""
+
+    __tablename__ = "consumer_lag"
+
+    consumer_group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    committed_offset: Mapped[int] = mapped_column(BigInteger)
+    high_watermark: Mapped[int] = mapped_column(BigInteger)
+    lag: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
