@@ -738,6 +738,55 @@ def demo() -> None:
     console.print(f"\nFinished in {time.monotonic() - started:.0f} s; services stopped.")
 
 
+@app.command("traffic")
+def traffic(
+    rate: float = typer.Option(20.0, min=0.1, help="Predictions per second per model."),
+    drift_after: str = typer.Option(
+        "15m", help="When the drifting features shift, after the start (e.g. 15m, 1h)."
+    ),
+    seed: int = typer.Option(7, help="Random seed of the synthetic traffic."),
+) -> None:
+    """Live synthetic traffic of the demo's two models to the configured broker until
+    SIGTERM, for trying a deployed stack (registers the models, baselines and 5-minute
+    monitors first, once)."""
+    from datetime import timedelta  # noqa: PLC0415
+
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.demo.live import LiveCounts, produce_live, register_live_models  # noqa: PLC0415
+    from monitor.durations import duration_seconds  # noqa: PLC0415
+    from monitor.ingest.topics import ensure_topics  # noqa: PLC0415
+
+    seconds = duration_seconds(drift_after)
+    if seconds is None:
+        console.print(
+            f"[red]error:[/red] --drift-after={drift_after!r} is not a duration "
+            "(a number and s, m, h, d or w: 15m)"
+        )
+        raise typer.Exit(2)
+    after = timedelta(seconds=seconds)
+    stop = _stop_on_signals()  # before the set-up: a SIGTERM then stops it cleanly too
+    s = _settings()
+    engine = make_engine(s)
+    added = register_live_models(engine, seed=seed)
+    engine.dispose()
+    ensure_topics(s.bootstrap_servers, [s.predictions_topic, s.labels_topic, s.features_topic])
+    console.print(
+        f"registered: {', '.join(added) or 'nothing new'}; producing {rate:g} events/s per "
+        f"model to {s.predictions_topic}, drift after {drift_after}"
+    )
+
+    def minute(counts: LiveCounts, drifting: bool) -> None:
+        console.print(
+            f"{counts.predictions:,} predictions, {counts.labels:,} labels, "
+            f"{counts.dropped} dropped{' (drifting)' if drifting else ''}"
+        )
+
+    if stop.is_set():
+        return
+    counts = produce_live(s, stop, rate=rate, drift_after=after, seed=seed, on_minute=minute)
+    minute(counts, False)
+
+
 @services_app.command(
     "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )

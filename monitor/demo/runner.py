@@ -90,7 +90,7 @@ class DemoOutcome:
     models: list[SyntheticModel] = field(default_factory=list)
 
 
-def _configure(session: Session, model: SyntheticModel, seed: int) -> None:
+def configure_model(session: Session, model: SyntheticModel, seed: int) -> None:
     register_model(
         session,
         ModelDoc(
@@ -248,7 +248,7 @@ def run_demo(
         reporter.step("registering 2 models, their training baselines, monitors and rules")
         with Session(engine) as session, session.begin():
             for model in outcome.models:
-                _configure(session, model, seed)
+                configure_model(session, model, seed)
             _apply_monitors(session)
             _apply_rules(session, receiver.url, now)
         ensure_topics(

@@ -49,14 +49,16 @@ def leaf_context(args: list[str]) -> Any:
 def test_services_and_start_order() -> None:
     assert "version" not in COMPOSE  # obsolete in the Compose spec
     assert set(SERVICES) == {"postgres", "kafka", "grafana", *OURS}
-    assert OURS == ["alert", "api", "detect", "ingest", "migrate", "topics"]
+    assert OURS == ["alert", "api", "detect", "ingest", "migrate", "topics", "traffic"]
+    assert [n for n, service in SERVICES.items() if "profiles" in service] == ["traffic"]
     condition = {
         (name, dep): spec["condition"]
         for name, service in SERVICES.items()
         for dep, spec in service.get("depends_on", {}).items()
     }
     assert condition["migrate", "postgres"] == condition["topics", "kafka"] == "service_healthy"
-    for name in ("ingest", "detect", "alert", "api"):
+    assert condition["grafana", "migrate"] == "service_completed_successfully"
+    for name in ("ingest", "detect", "alert", "api", "traffic"):
         for setup in ("migrate", "topics"):
             assert condition[name, setup] == "service_completed_successfully"
     for (_, dep), cond in condition.items():

@@ -1,0 +1,151 @@
+"""`driftwarden traffic`: the demo's two synthetic models as live traffic, for trying a
+deployed stack (``docker compose --profile traffic up``).
+
+Unlike `driftwarden demo`, which replays twelve past hours into embedded services and
+exits, this registers the models, their training baselines and short-window monitors in
+the configured database (once: a restart keeps them), then produces events stamped
+with the current time to the configured topics until SIGTERM, the drifting features
+shifting ``drift_after`` after the start. The running ingest, detect and alert roles do
+the rest, so the dashboards fill in as they would with a real model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+import numpy as np
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from monitor.config import Settings
+from monitor.db.models import Baseline
+from monitor.demo.runner import VERSION, configure_model
+from monitor.demo.traffic import ETA, FRAUD, SyntheticModel, predict
+from monitor.detection.monitors_apply import apply_monitors
+from monitor.detection.monitors_file import parse_monitors
+from monitor.sdk import PredictionLogger
+
+log = logging.getLogger(__name__)
+
+MODELS = (FRAUD, ETA)
+MONITORS_FILE = "live_monitors.yaml"  # next to this module; shipped as package data
+# One label per this many predictions, sent at once: the performance panels get data
+# without waiting for a real delay.
+LABEL_EVERY = 4
+TICK_S = 0.1
+
+
+def register_live_models(engine: Engine, *, seed: int = 7) -> list[str]:
+    """The demo models, their training baselines and the live monitors, in one
+    transaction. A model that already has its baseline keeps it (re-saving one would
+    have every stored sketch of the model rebuilt). Returns the models registered now."""
+    text = resources.files("monitor.demo").joinpath(MONITORS_FILE).read_text(encoding="utf-8")
+    added = []
+    with Session(engine) as session, session.begin():
+        for model in MODELS:
+            has_baseline = session.scalar(
+                select(Baseline.id).where(
+                    Baseline.model_id == model.model_id, Baseline.model_version == VERSION
+                )
+            )
+            if has_baseline is None:
+                configure_model(session, model, seed)
+                added.append(model.model_id)
+        apply_monitors(session, parse_monitors(text, source=f"monitor/demo/{MONITORS_FILE}"))
+    return added
+
+
+@dataclass
+class LiveCounts:
+    predictions: int = 0
+    labels: int = 0
+    dropped: int = 0
+
+
+def produce_live(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    rate: float,
+    drift_after: timedelta,
+    seed: int = 7,
+    on_minute: Callable[[LiveCounts, bool], None] | None = None,
+) -> LiveCounts:
+    """Produce ``rate`` predictions per second per model, stamped now, until ``stop``;
+    the drifting models' shifted features from ``drift_after`` on."""
+    rng = np.random.default_rng(seed)
+    logger = PredictionLogger(
+        bootstrap_servers=settings.bootstrap_servers,
+        predictions_topic=settings.predictions_topic,
+        labels_topic=settings.labels_topic,
+        features_topic=settings.features_topic,
+    )
+    counts = LiveCounts()
+    started = last = time.monotonic()
+    minute = started
+    owed = dict.fromkeys((m.model_id for m in MODELS), 0.0)
+    try:
+        while not stop.wait(TICK_S):
+            now_m = time.monotonic()
+            drifting = now_m - started >= drift_after.total_seconds()
+            for model in MODELS:
+                owed[model.model_id] += rate * (now_m - last)
+                n = int(owed[model.model_id])
+                owed[model.model_id] -= n
+                if n:
+                    _send(
+                        logger,
+                        model,
+                        rng,
+                        n,
+                        drift=drifting and bool(model.drifted_features),
+                        counts=counts,
+                    )
+            last = now_m
+            if on_minute is not None and now_m - minute >= 60:
+                minute = now_m
+                counts.dropped = logger.dropped
+                on_minute(counts, drifting)
+    finally:
+        logger.flush()
+        logger.close()
+        counts.dropped = logger.dropped
+    return counts
+
+
+def _send(
+    logger: PredictionLogger,
+    model: SyntheticModel,
+    rng: np.random.Generator,
+    n: int,
+    *,
+    drift: bool,
+    counts: LiveCounts,
+) -> None:
+    cols = model.generate(rng, n, drift)
+    ts = datetime.now(UTC)
+    for i in range(n):
+        row = {name: values[i] for name, values in cols.items()}
+        prediction, scores = predict(model, row, rng)
+        event_id = logger.log_prediction(
+            model_id=model.model_id,
+            model_version=VERSION,
+            features=row,
+            prediction=prediction,
+            scores=scores,
+            timestamp=ts,
+            event_id=f"{model.model_id}-live-{uuid.uuid4().hex}",
+        )
+        counts.predictions += 1
+        if counts.predictions % LABEL_EVERY == 0:
+            logger.log_label(
+                event_id=event_id, model_id=model.model_id, label=prediction, timestamp=ts
+            )
+            counts.labels += 1
