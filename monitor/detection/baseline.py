@@ -12,13 +12,14 @@ Profiles are built from in-memory columns (:func:`build_profile`) or streamed fr
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import case, cast, delete, func, select
+from sqlalchemy import Text, case, cast, delete, func, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.orm import Session
 
@@ -152,14 +153,36 @@ def save_baseline(
     resketch(session, model_id, model_version)
 
 
+# Decoded profiles by baseline id and row version (xmin: any update of the row changes
+# it), kept across windows in this process: a detect worker checks the same baselines
+# window after window, and decoding a profile's megabytes of JSON each time was about a
+# tenth of a short window's cost (profiled). Least recently used first out.
+_PROFILES: OrderedDict[int, tuple[str, dict[str, Any]]] = OrderedDict()
+PROFILE_CACHE_SIZE = 16
+
+
 def load_baselines(session: Session, model_id: str, name: str) -> dict[str, dict[str, Any]]:
-    """Profiles of every version of a model that has a baseline of that name."""
+    """Profiles of every version of a model that has a baseline of that name (shared:
+    read them, do not change them)."""
     rows = session.execute(
-        select(Baseline.model_version, Baseline.profile).where(
-            Baseline.model_id == model_id, Baseline.name == name
-        )
-    )
-    return {version: profile for version, profile in rows}
+        select(
+            Baseline.id, Baseline.model_version, cast(literal_column("baselines.xmin"), Text)
+        ).where(Baseline.model_id == model_id, Baseline.name == name)
+    ).all()
+    out: dict[str, dict[str, Any]] = {}
+    for baseline_id, version, row_version in rows:
+        hit = _PROFILES.get(baseline_id)
+        if hit is None or hit[0] != row_version:
+            profile = session.scalar(select(Baseline.profile).where(Baseline.id == baseline_id))
+            if profile is None:
+                continue  # deleted since the first read
+            hit = (row_version, profile)
+            _PROFILES[baseline_id] = hit
+            while len(_PROFILES) > PROFILE_CACHE_SIZE:
+                _PROFILES.popitem(last=False)
+        _PROFILES.move_to_end(baseline_id)
+        out[version] = hit[1]
+    return out
 
 
 @dataclass(frozen=True)

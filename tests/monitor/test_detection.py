@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from factories import MODEL, events, recent_start, register, store
+from factories import KINDS, MODEL, columns, events, recent_start, register, store
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import DetectorRun, Result
+from monitor.detection.baseline import build_profile, load_baselines, save_baseline
 from monitor.detection.results import DRIFT_SHARE, MISSING_SHARE
 from monitor.detection.runner import run_due
 from monitor.detection.spec import MonitorSpec
@@ -110,3 +111,19 @@ def test_empty_stretches_are_skipped_and_a_failing_window_does_not_stall_the_mon
 def test_an_unknown_method_is_refused_when_the_monitor_is_declared() -> None:
     with pytest.raises(ValueError, match=r"methods\.income='magic' is not a known test"):
         MonitorSpec(model_id="m", methods={"income": "magic"})
+
+
+def test_a_re_saved_baseline_is_read_anew_by_a_worker_that_cached_it(db: Engine) -> None:
+    """Decoded profiles are kept across windows (monitor.detection.baseline); saving the
+    baseline again changes its row, and the next window reads the new one."""
+    register(db)
+    with Session(db) as s:
+        first = load_baselines(s, MODEL, "training")["1"]
+        assert load_baselines(s, MODEL, "training")["1"] is first  # cached
+    profile, n = build_profile(columns(np.random.default_rng(99), 500), KINDS)
+    with Session(db) as s, s.begin():
+        save_baseline(s, model_id=MODEL, model_version="1", profile=profile, n_rows=n)
+    with Session(db) as s:
+        again = load_baselines(s, MODEL, "training")["1"]
+    assert again is not first
+    assert again["sample_size"] == 500 != first["sample_size"]
