@@ -9,7 +9,7 @@ ALIBI_VENV  := .venv-alibi
 ALIBI_BIN   := $(ALIBI_VENV)/bin
 ALIBI_STAMP := $(ALIBI_VENV)/.installed-stamp
 
-.PHONY: install demo lint test test-alibi clean
+.PHONY: install demo lint chromium test test-alibi clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,15 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## Debian's chromium, for the headless check of `driftwarden report` (tests/monitor/test_report.py
+## fails without it). Installed with apt-get when missing; sudo only when not root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 ## Quality gates, then pytest against a real PostgreSQL and a real Kafka-protocol broker
 ## (DRIFTWARDEN_DATABASE_URL / DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS, else found or started).
-test: lint
+test: lint chromium
 	$(BIN)/driftwarden services run -- $(BIN)/python -m pytest
 
 ## The optional Alibi Detect backend (detectors/backends/alibi.py) against our stat tests.

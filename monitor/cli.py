@@ -18,6 +18,8 @@ import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from monitor.cli_alerting import alerts_app, retraining_app, rules_app, silences_app
+from monitor.cli_dashboards import dashboards_app
+from monitor.cli_report import report
 from monitor.cli_support import console
 from monitor.cli_support import settings as _settings
 from monitor.cli_support import stop_on_signals as _stop_on_signals
@@ -42,6 +44,16 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(silences_app, name="silences")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(retraining_app, name="retraining")
+app.command("report")(report)
+app.add_typer(dashboards_app, name="dashboards")
+
+# ingest, detect and alert serve Prometheus /metrics on this port (docs/architecture.md).
+_METRICS_PORT = typer.Option(
+    "--metrics-port",
+    min=0,
+    max=65535,
+    help="Serve /metrics on this port (0: off); default DRIFTWARDEN_METRICS_PORT (9464).",
+)
 
 
 @app.callback()
@@ -532,12 +544,15 @@ def ingest(
     idle_exit: Annotated[
         float | None, typer.Option(help="Exit after this many seconds without a message.")
     ] = None,
+    metrics_port: Annotated[int | None, _METRICS_PORT] = None,
 ) -> None:
     """Consume prediction and label topics into PostgreSQL until SIGTERM."""
     from monitor.db.engine import make_engine  # noqa: PLC0415
     from monitor.ingest.consumer import IngestLoop  # noqa: PLC0415
+    from monitor.metrics import serve_metrics  # noqa: PLC0415
 
     settings = _settings()
+    serve_metrics(settings.metrics_port if metrics_port is None else metrics_port)
     engine = make_engine(settings)
     stop = _stop_on_signals()
     loop = IngestLoop(settings, engine)
@@ -569,12 +584,28 @@ def _print_run(r: Any) -> None:
     )
 
 
+def _on_run(r: Any) -> None:
+    """A committed run (runner.run_due calls this after the window's commit): counted
+    in the metrics, then printed."""
+    from monitor.metrics import record_detector_run  # noqa: PLC0415
+
+    record_detector_run(
+        signal=r.signal,
+        status=r.status,
+        seconds=r.seconds,
+        alerts=r.n_alert_results,
+        oks=r.n_ok_results,
+    )
+    _print_run(r)
+
+
 @app.command("detect")
 def detect(
     once: Annotated[
         bool, typer.Option(help="One pass over the due windows, then exit (1 on a database error).")
     ] = False,
     interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 60.0,
+    metrics_port: Annotated[int | None, _METRICS_PORT] = None,
 ) -> None:
     """Run due monitor windows until SIGTERM (or once). Any number of workers can run
     side by side: each window is claimed by one. A failing monitor is stored as an error
@@ -585,14 +616,17 @@ def detect(
     from monitor.db.engine import make_engine  # noqa: PLC0415
     from monitor.detection.runner import run_due  # noqa: PLC0415
     from monitor.detection.worker import run_forever  # noqa: PLC0415
+    from monitor.metrics import serve_metrics  # noqa: PLC0415
 
     settings = _settings()
+    if not once:  # a one-shot pass is gone before a scrape could reach it
+        serve_metrics(settings.metrics_port if metrics_port is None else metrics_port)
     engine = make_engine(settings)
     stop = _stop_on_signals()
     try:
         if once:
             try:
-                run_due(engine, on_run=_print_run, stop=stop)
+                run_due(engine, on_run=_on_run, stop=stop)
             except (SQLAlchemyError, psycopg.Error) as exc:
                 console.print(f"database error: {exc}", markup=False, highlight=False)
                 raise typer.Exit(1) from None
@@ -603,7 +637,7 @@ def detect(
                 interval_s=interval,
                 backoff_initial_s=settings.retry_backoff_initial_s,
                 backoff_max_s=settings.retry_backoff_max_s,
-                on_run=_print_run,
+                on_run=_on_run,
             )
     finally:
         engine.dispose()
@@ -674,14 +708,18 @@ def alert(
     interval: Annotated[
         float | None, typer.Option(help="Seconds between cycles (default: settings)")
     ] = None,
+    metrics_port: Annotated[int | None, _METRICS_PORT] = None,
 ) -> None:
     """Evaluate rules on new results, flush alert groups, deliver notifications."""
     import httpx  # noqa: PLC0415
 
     from monitor.alerting.alerter import run_cycle  # noqa: PLC0415
     from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.metrics import serve_metrics  # noqa: PLC0415
 
     settings = _settings()
+    if not once:  # one cycle is gone before a scrape could reach it
+        serve_metrics(settings.metrics_port if metrics_port is None else metrics_port)
     engine = make_engine(settings)
     stop = _stop_on_signals()
     with httpx.Client(timeout=10) as client:

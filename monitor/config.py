@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     dashboard_url: str = ""
     # How often `driftwarden alert` evaluates new results, flushes groups and delivers.
     alert_interval_s: float = Field(default=15.0, gt=0)
+    # Where `driftwarden ingest`, `detect` and `alert` serve Prometheus /metrics (9464,
+    # the OpenTelemetry Prometheus exporter's port); 0 disables it. Each worker process
+    # on one host needs its own port: their --metrics-port option overrides this. The
+    # API serves GET /metrics on its own port.
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
 
     @field_validator("database_url")
     @classmethod

@@ -29,6 +29,7 @@ from sqlalchemy import Engine, Text, cast, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.orm import Session, aliased
 
+from monitor import metrics
 from monitor.alerting.notifiers import Delivery, final, notify
 from monitor.db.engine import make_sessionmaker
 from monitor.db.models import AlertGroup, Notification, Receiver
@@ -110,6 +111,10 @@ def deliver_due(
             )
         if report is None:
             break
+        # Committed: count the attempt by the row's status it left (pending = retried).
+        metrics.record_notification(
+            report.receiver, metrics.RETRIED if report.status == "pending" else report.status
+        )
         reports.append(report)
     return reports
 

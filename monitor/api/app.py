@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor.api.routers import alerting, events
 from monitor.config import Settings
@@ -55,5 +56,11 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """This process's metrics (monitor/metrics.py; HTTP ingest counts its writes)
+        in the Prometheus text format, on the API's own port."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

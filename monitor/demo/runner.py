@@ -195,12 +195,21 @@ def _produce(
 
 
 def run_demo(
-    reporter: Reporter, *, hours: int = 12, per_hour: int = 1000, drift_from: int = 8, seed: int = 7
+    reporter: Reporter,
+    *,
+    hours: int = 12,
+    per_hour: int = 1000,
+    drift_from: int = 8,
+    seed: int = 7,
+    database_url: str | None = None,
 ) -> DemoOutcome:
     """Run the demo. ``per_hour`` sets the window size: at 1000 rows the effect-size gate
     (KS D or TVD >= 0.1) is far above the noise of an unchanged feature, so the 168
     per-feature tests of the default run raise no false alarm; at a few hundred rows
-    the per-run Bonferroni level (5% family-wise) starts to show through."""
+    the per-run Bonferroni level (5% family-wise) starts to show through.
+
+    ``database_url``: an empty database to run in and leave filled (the dashboard and
+    report tests seed theirs so); by default a scratch database, dropped at the end."""
     outcome = DemoOutcome(models=[FRAUD, ETA])
     now = datetime.now(UTC)
     start = floor_to(now, WINDOW) - hours * WINDOW
@@ -209,7 +218,9 @@ def run_demo(
     with ExitStack() as stack:
         reporter.step("starting services")
         configured = load_settings()  # only to see what the user configured
-        if "database_url" in configured.model_fields_set:
+        if database_url is not None:
+            pg = Service("postgresql", database_url, False, "the given database")
+        elif "database_url" in configured.model_fields_set:
             # A configured server: the demo works in a database of its own, dropped at
             # the end, so it never touches the user's monitors, rules or receivers.
             server = resolve_postgres(configured.database_url)

@@ -15,6 +15,7 @@ an ``error`` or ``insufficient_data`` run; a signal that raises gets an ``error`
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,6 +71,11 @@ class RunSummary:
     error: str | None = None
     signal: str = "data_drift"
     segment: str = ""  # '' (all traffic) or key=value
+    # For the metrics (monitor/metrics.py): the time the run took to compute (None: not
+    # computed, the window failed as a whole) and its result rows by verdict.
+    seconds: float | None = None
+    n_alert_results: int = 0
+    n_ok_results: int = 0
 
 
 def _evaluate_version(
@@ -370,6 +376,7 @@ def _run_signal(inputs: SignalInputs, monitor: Monitor, signal: str, version: st
         data_snapshot=inputs.data_snapshot,
         started_at=datetime.now(UTC),
     )
+    started = time.perf_counter()
     try:
         alerts = SIGNALS[signal](inputs, version, run)
     except (SQLAlchemyError, psycopg.Error):
@@ -390,6 +397,9 @@ def _run_signal(inputs: SignalInputs, monitor: Monitor, signal: str, version: st
         run.results = []
         run.drift_share = run.dataset_drift = None
     run.finished_at = datetime.now(UTC)
+    seconds = time.perf_counter() - started
+    n_alert = sum(bool(r.alert) for r in run.results)  # before add: no autoflush, no load
+    n_results = len(run.results)
     inputs.session.add(run)
     log.info(
         "model=%s monitor=%s version=%s segment=%s signal=%s window=%s status=%s alerts=%s",
@@ -415,6 +425,9 @@ def _run_signal(inputs: SignalInputs, monitor: Monitor, signal: str, version: st
         run.error,
         signal,
         run.segment,
+        seconds=seconds,
+        n_alert_results=n_alert,
+        n_ok_results=n_results - n_alert,
     )
 
 

@@ -26,6 +26,7 @@ import logging
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,10 +42,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from monitor import metrics
 from monitor.config import Settings
 from monitor.db.engine import make_sessionmaker
 from monitor.ingest.catalog import ModelCatalog
 from monitor.ingest.deadletters import DLQ_SUFFIX, dlq_headers
+from monitor.ingest.lag import LagRecorder, PartitionLag
 from monitor.ingest.prepare import Preparer
 from monitor.ingest.sink import Batch, BatchWriter, Rejected, Source, WriteCounts
 
@@ -79,10 +82,12 @@ class _InFlight:
 
 
 class _Pending(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Records polled but not yet handed to the writer, by partition."""
+    """Records polled but not yet handed to the writer, by partition. ``on_revoked``
+    is told of each partition a rebalance takes away."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_revoked: Callable[[TopicPartition], None] | None = None) -> None:
         self.records: Polled = {}
+        self._on_revoked = on_revoked
 
     def add(self, polled: Polled) -> None:
         for tp, records in polled.items():
@@ -97,6 +102,8 @@ class _Pending(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         for tp in revoked:
+            if self._on_revoked is not None:
+                self._on_revoked(tp)
             dropped = self.records.pop(tp, [])
             if dropped:
                 log.info(
@@ -144,7 +151,10 @@ class IngestLoop:
         self._writer = BatchWriter(engine, catalog)
         self._preparer = Preparer(settings, catalog)
         self._consumer = consumer or make_kafka_consumer(settings)
-        self._pending = _Pending()
+        self._pending = _Pending(on_revoked=self._forget_partition)
+        # Offsets this consumer committed, per partition it owns: the consumer_lag rows.
+        self._committed: dict[TopicPartition, int] = {}
+        self._lag = LagRecorder(engine, settings.consumer_group)
         self._dlq_producer: KafkaProducer | None = None
         topics = [settings.predictions_topic, settings.features_topic, settings.labels_topic]
         self._consumer.subscribe(topics, listener=self._pending)
@@ -192,6 +202,7 @@ class IngestLoop:
                 if time.monotonic() - maintained_at >= MAINTENANCE_INTERVAL_S:
                     self.maintain()  # beside the writer, as beside another consumer
                     maintained_at = time.monotonic()
+                self._lag.flush(self._lag_rows)  # a no-op unless a commit is due to show
                 self._fill(stop)
                 if not self._pending.records:
                     if self._in_flight is not None:
@@ -216,6 +227,7 @@ class IngestLoop:
                     stop.wait(backoff)
                     backoff = min(backoff * 2, self._settings.retry_backoff_max_s)
             self._settle()
+            self._lag.flush(self._lag_rows, force=True)  # the position we stop at
         finally:
             if self._in_flight is not None:  # an error on this thread: never commit it
                 self._in_flight.write.cancel()
@@ -226,6 +238,21 @@ class IngestLoop:
             if self._dlq_producer is not None:
                 self._dlq_producer.close(timeout=10)
         return self.stats
+
+    def _forget_partition(self, tp: TopicPartition) -> None:
+        self._committed.pop(tp, None)
+        metrics.forget_partition(tp.topic, tp.partition)
+
+    def _lag_rows(self) -> list[PartitionLag]:
+        """Committed offset and fetch high watermark of each partition this consumer
+        owns and has committed (a partition not fetched yet has no high watermark)."""
+        rows = []
+        for tp in self._consumer.assignment():
+            committed = self._committed.get(tp)
+            high = self._consumer.highwater(tp)
+            if committed is not None and high is not None:
+                rows.append(PartitionLag(tp.topic, tp.partition, committed, high))
+        return rows
 
     def _caught_up(self) -> bool:
         """Partitions assigned, and none known to hold unread records (a partition not
@@ -373,6 +400,8 @@ class IngestLoop:
         try:
             if offsets:
                 self._consumer.commit(offsets)
+                self._committed.update({tp: o.offset for tp, o in offsets.items()})
+                self._lag.committed()
         except KafkaError as exc:
             # A rebalance (CommitFailedError, RebalanceInProgressError) or a timeout: the
             # partition's owner replays from the last commit and the idempotent writes
@@ -391,10 +420,14 @@ class IngestLoop:
         s.labels += counts.labels
         s.dead_letters += counts.dead_letters
         s.batches += 1
-        for tp in polled:
+        by_topic: Counter[str] = Counter()
+        for tp, recs in polled.items():
+            by_topic[tp.topic] += len(recs)
             high = self._consumer.highwater(tp)
             position = self._consumer.position(tp)
             if high is not None and position is not None:
                 s.lag[f"{tp.topic}[{tp.partition}]"] = max(0, high - position)
+                metrics.set_consumer_lag(tp.topic, tp.partition, max(0, high - position))
+        metrics.record_consumed(by_topic)
         if self._on_batch is not None:
             self._on_batch(counts, s)

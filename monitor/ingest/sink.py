@@ -12,6 +12,7 @@ wins); dead letters are idempotent on their source offset.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field
@@ -23,6 +24,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from monitor import metrics
 from monitor.db import copy_binary as cb
 from monitor.db.models import (
     BUCKET_SECONDS,
@@ -142,6 +144,7 @@ class BatchWriter:
 
     def write(self, session: Session, batch: Batch) -> WriteCounts:
         """Write the whole batch and commit, or raise with nothing written."""
+        started = time.perf_counter()
         months = self.partitions.unknown_months(p.event.timestamp for p in batch.predictions)
         if months:  # checked first: a pool checkout costs a round trip per batch
             with self._engine.connect() as conn:
@@ -158,15 +161,23 @@ class BatchWriter:
             tally,
         )
         matched_logs |= joined
-        self._store_feature_logs(session, logs.values(), matched_logs)
+        new_logs = self._store_feature_logs(session, logs.values(), matched_logs)
         self._store_quality(session, facts)
-        self._store_labels(session, batch.labels, tally)
+        labels = self._store_labels(session, batch.labels, tally)
         self._store_buckets(session, tally)
-        self._store_dead_letters(session, batch.rejected)
+        new_dead_letters = self._store_dead_letters(session, batch.rejected)
         info = session.connection().info  # the database connection's, not the session's
         session.commit()
         if predictions:
             info[_STAGE] = True  # committed: the staging table exists from now on
+        metrics.record_write(
+            seconds=time.perf_counter() - started,
+            predictions=stored,
+            duplicates=len(batch.predictions) - stored,
+            feature_logs=new_logs,
+            labels=labels,
+            dead_letters=new_dead_letters,
+        )
         return WriteCounts(
             predictions=stored,
             duplicates=len(batch.predictions) - stored,
@@ -342,7 +353,8 @@ class BatchWriter:
     @staticmethod
     def _store_feature_logs(
         session: Session, logs: Iterable[FeatureLogEvent], matched: set[str]
-    ) -> None:
+    ) -> int:
+        """Store the logs not stored before; returns how many were new."""
         now = datetime.now(UTC)
         rows = [
             {
@@ -354,8 +366,14 @@ class BatchWriter:
             }
             for log in logs
         ]
+        stored = 0
         if rows:
-            session.execute(insert(FeatureLog).on_conflict_do_nothing(), rows)
+            stored = len(
+                session.execute(
+                    insert(FeatureLog).on_conflict_do_nothing().returning(FeatureLog.event_id),
+                    rows,
+                ).all()
+            )
         if matched:
             session.execute(
                 text(
@@ -364,6 +382,7 @@ class BatchWriter:
                 ),
                 {"now": now, "ids": list(matched)},
             )
+        return stored
 
     @staticmethod
     def _store_quality(
@@ -392,10 +411,11 @@ class BatchWriter:
         )
 
     @staticmethod
-    def _store_labels(session: Session, labels: list[LabelEvent], tally: BucketTally) -> None:
+    def _store_labels(session: Session, labels: list[LabelEvent], tally: BucketTally) -> int:
+        """Upsert the latest label of each event; returns how many events got one."""
         latest = {e.event_id: e for e in labels}
         if not latest:
-            return
+            return 0
         stmt = insert(Label)
         session.execute(
             stmt.on_conflict_do_update(
@@ -420,6 +440,7 @@ class BatchWriter:
         )
         for model_id, version, ts in stored:
             tally[_tally_key(model_id, version, ts, "changes")] += 1
+        return len(latest)
 
     @staticmethod
     def _store_buckets(session: Session, tally: BucketTally) -> None:
@@ -456,11 +477,15 @@ class BatchWriter:
         )
 
     @staticmethod
-    def _store_dead_letters(session: Session, rejected: list[Rejected]) -> None:
+    def _store_dead_letters(session: Session, rejected: list[Rejected]) -> list[str]:
+        """Store the dead letters not stored before (a replayed batch's are); returns
+        the error classes of those that were new, one item each."""
         if not rejected:
-            return
-        session.execute(
-            insert(DeadLetter).on_conflict_do_nothing(constraint="uq_dead_letters_source"),
+            return []
+        inserted = session.execute(
+            insert(DeadLetter)
+            .on_conflict_do_nothing(constraint="uq_dead_letters_source")
+            .returning(DeadLetter.error_class),
             [
                 {
                     "topic": r.source.topic,
@@ -476,3 +501,4 @@ class BatchWriter:
                 for r in rejected
             ],
         )
+        return list(inserted.scalars())

@@ -16,6 +16,7 @@ from sqlalchemy import make_url
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from monitor.api.app import create_app
 from monitor.cli import app
 from monitor.config import ENV_PREFIX, Settings
 
@@ -136,3 +137,16 @@ def test_grafana_provisioning() -> None:
     assert target_to_source[provider["options"]["path"]] == "./dashboards"
     for source in target_to_source.values():
         assert not source.startswith("./") or (ROOT / source).is_dir(), source
+
+
+def test_long_running_roles_have_health_checks_on_real_endpoints() -> None:
+    routes = {getattr(r, "path", "") for r in create_app(Settings()).routes}
+    for name in ("ingest", "detect", "alert", "api"):
+        probe = " ".join(SERVICES[name]["healthcheck"]["test"])
+        [(port, path)] = re.findall(r"http://127\.0\.0\.1:(\d+)(/\w+)", probe)
+        if name == "api":
+            assert (port, path) == ("8000", "/healthz")
+            assert path in routes
+        else:  # the worker's /metrics, on the port the environment gives it
+            assert SERVICES[name]["environment"]["DRIFTWARDEN_METRICS_PORT"] == port
+            assert path == "/metrics"

@@ -36,9 +36,7 @@ def test_register_is_idempotent(db: Engine) -> None:
     assert all(spec["window"] == "5m" for spec in specs.values())
 
 
-def test_traffic_command_produces_live_events_until_sigterm(
-    db: Engine, settings: Settings
-) -> None:
+def test_traffic_command_produces_live_events_until_sigterm(db: Engine, settings: Settings) -> None:
     ensure_topics(
         settings.bootstrap_servers,
         [settings.predictions_topic, settings.labels_topic, settings.features_topic],
