@@ -151,7 +151,10 @@ def weighted_metrics(y: Floats, pred: Floats) -> Statistics:
         mape = np.full(s.shape[0], np.nan)
         np.divide(s[:, 2], s[:, 3], out=mape, where=s[:, 3] > 0)
         ratio = np.full(s.shape[0], np.nan)
-        np.divide(s[:, 1], sst, out=ratio, where=sst > _SST_NOISE * s[:, 5])
+        # A spread of y_true near the smallest floats (1e-155 squared) overflows the
+        # ratio: R^2 is then -inf, as its limit is, rather than a warning.
+        with np.errstate(over="ignore"):
+            np.divide(s[:, 1], sst, out=ratio, where=sst > _SST_NOISE * s[:, 5])
         return {"mae": s[:, 0] / n, "rmse": np.sqrt(s[:, 1] / n), "mape": mape, "r2": 1.0 - ratio}
 
     return statistics
