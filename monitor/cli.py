@@ -18,6 +18,7 @@ import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from monitor.cli_alerting import alerts_app, retraining_app, rules_app, silences_app
+from monitor.cli_apikeys import apikey_app
 from monitor.cli_dashboards import dashboards_app
 from monitor.cli_report import report
 from monitor.cli_support import console
@@ -46,6 +47,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(retraining_app, name="retraining")
 app.command("report")(report)
 app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(apikey_app, name="apikey")
 
 # ingest, detect and alert serve Prometheus /metrics on this port (docs/architecture.md).
 _METRICS_PORT = typer.Option(

@@ -5,17 +5,33 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from alembic.runtime.migration import MigrationContext
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from monitor.api.auth import authorize
 from monitor.api.routers import alerting, events
 from monitor.config import Settings
+from monitor.db import migrate
 from monitor.db.engine import make_engine
 from monitor.ingest.catalog import ModelCatalog
 from monitor.ingest.prepare import Preparer
 from monitor.ingest.sink import BatchWriter
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    422: "Invalid request",
+}
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -41,8 +57,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.preparer = Preparer(settings, catalog)
     app.state.writer = BatchWriter(engine, catalog)
-    app.include_router(events.router)
-    app.include_router(alerting.router)
+    # Every /v1 route needs an API key (monitor/api/auth.py); /healthz, /readyz and
+    # /metrics do not (probes and scrapers carry no key).
+    for router in (events.router, alerting.router):
+        app.include_router(router, dependencies=[Depends(authorize)])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = _problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -55,7 +79,23 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
+        """Alive: the process answers (nothing else is checked)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", response_model=None)
+    def readyz() -> dict[str, str] | JSONResponse:
+        """Ready: the database answers and its schema is at the migrations' head."""
+        try:
+            with engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as exc:
+            return _problem(503, "Not ready", f"database unreachable: {type(exc).__name__}")
+        head = migrate.head_revision()
+        if current != head:
+            return _problem(
+                503, "Not ready", f"schema at {current!r}, migrations at {head!r}: run db upgrade"
+            )
+        return {"status": "ok", "schema": str(current)}
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

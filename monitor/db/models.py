@@ -609,3 +609,23 @@ class ConsumerLag(Base):
     high_watermark: Mapped[int] = mapped_column(BigInteger)
     lag: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    """An API key (``driftwarden apikey create``): the token is shown once and only its
+    scrypt hash is stored; ``key_id`` (the token's public part) finds the row."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = _created()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("scope IN ('read','write','admin')", name="ck_api_keys_scope"),
+    )

@@ -3,7 +3,6 @@ expired over HTTP, with refusals that name the field."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,11 +10,10 @@ from typing import Any
 import httpx
 import pytest
 from alert_support import apply_text, drift, write_window
+from api_support import Api
 from sqlalchemy import Engine
 
 from monitor.alerting.alerter import run_cycle
-from monitor.api.app import create_app
-from monitor.config import load_settings
 from monitor.demo.receiver import RecordingReceiver
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -36,27 +34,11 @@ groups:
 """
 
 
-class Api:
-    """The FastAPI app over httpx's ASGI transport (as tests/monitor/test_http_ingest.py;
-    starlette's TestClient warns about httpx, and warnings are errors here)."""
-
-    def __init__(self, database_url: str) -> None:
-        self.app = create_app(load_settings(database_url=database_url))
-
-    def __call__(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
-                return await c.request(method, url, **kwargs)
-
-        return asyncio.run(go())
-
-
 @pytest.fixture
 def api(db: Engine, database_url: str) -> Iterator[Api]:
     client = Api(database_url)
     yield client
-    client.app.state.engine.dispose()
+    client.close()
 
 
 def iso(at: datetime) -> str:

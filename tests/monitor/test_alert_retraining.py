@@ -4,7 +4,6 @@ reason, and the trainer's outcome callback registers the version it produced."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from alert_support import Row, apply_text, drift, write_window
+from api_support import Api
 from factories import register
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session
 from monitor.alerting.alerter import run_cycle
 from monitor.alerting.notifiers.retrain import IDEMPOTENCY_HEADER
 from monitor.alerting.notifiers.webhook import SIGNATURE_HEADER, verify_signature
-from monitor.api.app import create_app
-from monitor.config import load_settings
 from monitor.db.models import Baseline, Label, ModelVersion, RetrainingTrigger
 from monitor.demo.receiver import ReceivedRequest, RecordingReceiver
 
@@ -290,27 +288,11 @@ def test_min_labelled_rows_counts_the_models_labels_within_the_period(
 # --- the outcome callback --------------------------------------------------------------
 
 
-class Api:
-    """The FastAPI app over httpx's ASGI transport, as tests/monitor/test_http_ingest.py
-    calls it (starlette's TestClient warns about httpx, and warnings are errors here)."""
-
-    def __init__(self, database_url: str) -> None:
-        self.app = create_app(load_settings(database_url=database_url))
-
-    def post(self, url: str, body: dict[str, Any]) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
-                return await c.post(url, json=body)
-
-        return asyncio.run(go())
-
-
 @pytest.fixture
-def api(database_url: str) -> Iterator[Api]:
+def api(db: Engine, database_url: str) -> Iterator[Api]:
     client = Api(database_url)
     yield client
-    client.app.state.engine.dispose()
+    client.close()
 
 
 def test_a_succeeded_outcome_registers_the_new_version_with_its_baseline(

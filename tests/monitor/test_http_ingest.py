@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-import httpx
 import numpy as np
+from api_support import Api
 from factories import MODEL, events, recent_start, register
 from sqlalchemy import Engine, text
 
-from monitor.api.app import create_app
 from monitor.config import Settings
-
-
-def call(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            return await client.request(method, url, **kwargs)
-
-    return asyncio.run(go())
 
 
 def test_good_events_are_stored_and_bad_ones_answered_by_index(
@@ -35,10 +22,9 @@ def test_good_events_are_stored_and_bad_ones_answered_by_index(
         "label": 1,
         "timestamp": recent_start().isoformat(),
     }
-    app = create_app(settings)
+    api = Api(settings, scope="write")
     try:
-        response = call(
-            app,
+        response = api(
             "POST",
             "/v1/events",
             json={
@@ -63,13 +49,13 @@ def test_good_events_are_stored_and_bad_ones_answered_by_index(
         ]
         assert "features.income='lots'" in body["refused"][0]["error_message"]
 
-        invalid = call(app, "POST", "/v1/events", json={"predictions": "not a list"})
+        invalid = api("POST", "/v1/events", json={"predictions": "not a list"})
         assert invalid.status_code == 422
         assert invalid.headers["content-type"] == "application/problem+json"
         assert "predictions='not a list'" in invalid.json()["detail"]
-        assert call(app, "GET", "/healthz").json() == {"status": "ok"}
+        assert api("GET", "/healthz", auth=False).json() == {"status": "ok"}
     finally:
-        app.state.engine.dispose()
+        api.close()
     with db.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM predictions")) == 3
         letters = conn.execute(text('SELECT topic, "offset" FROM dead_letters ORDER BY 2')).all()

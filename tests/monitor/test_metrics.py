@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from api_support import bearer, issue_key
 from factories import CLI, MODEL, cli, encode, events, produce, recent_start, register, scalar
 from factories import settings_env as env_of
 from prometheus_client import Counter, Gauge, Histogram
@@ -198,7 +199,12 @@ def test_api_serves_its_metrics_in_the_prometheus_text_format(
 
     wait_for(up, 60, "the API to listen")
     sent = events(recent_start(), 3, rng=np.random.default_rng(3))
-    answer = httpx.post(base + "/v1/events", json={"predictions": [*sent, sent[0]]}, timeout=30)
+    answer = httpx.post(
+        base + "/v1/events",
+        json={"predictions": [*sent, sent[0]]},
+        headers=bearer(issue_key(db, "write")),
+        timeout=30,
+    )
     assert answer.status_code == 200, answer.text
 
     response = httpx.get(base + "/metrics", timeout=5)

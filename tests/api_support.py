@@ -1,0 +1,58 @@
+"""The FastAPI app in tests: over httpx's ASGI transport (starlette's TestClient warns
+about httpx, and warnings are errors here), with an API key of a chosen scope."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from monitor.api.app import create_app
+from monitor.apikeys import create_key
+from monitor.config import Settings, load_settings
+
+
+def issue_key(engine: Engine, scope: str = "admin", name: str | None = None) -> str:
+    """A new key's token (``driftwarden apikey create`` does the same)."""
+    with Session(engine) as session, session.begin():
+        _, token = create_key(session, name=name or f"test-{uuid.uuid4().hex[:8]}", scope=scope)
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Api:
+    """``api(method, url, **httpx kwargs)``; sends the key of ``scope`` unless the call
+    passes its own ``headers`` (or ``auth=False``: none)."""
+
+    def __init__(self, settings: Settings | str, scope: str = "admin") -> None:
+        if isinstance(settings, str):
+            settings = load_settings(database_url=settings)
+        self.app = create_app(settings)
+        self.engine: Engine = self.app.state.engine
+        self.token = issue_key(self.engine, scope)
+
+    def __call__(
+        self, method: str, url: str, *, auth: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        if auth and "headers" not in kwargs:
+            kwargs["headers"] = bearer(self.token)
+
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+                return await c.request(method, url, **kwargs)
+
+        return asyncio.run(go())
+
+    def post(self, url: str, body: Any) -> httpx.Response:
+        return self(method="POST", url=url, json=body)
+
+    def close(self) -> None:
+        self.engine.dispose()
