@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.db.models import Baseline
-from monitor.demo.runner import VERSION, configure_model
-from monitor.demo.traffic import ETA, FRAUD, SyntheticModel, predict
+from monitor.demo.runner import configure_model
+from monitor.demo.send import VERSION, log_rows
+from monitor.demo.traffic import ETA, FRAUD, SyntheticModel
 from monitor.detection.monitors_apply import apply_monitors
 from monitor.detection.monitors_file import parse_monitors
 from monitor.sdk import PredictionLogger
@@ -130,22 +130,14 @@ def _send(
     counts: LiveCounts,
 ) -> None:
     cols = model.generate(rng, n, drift)
-    ts = datetime.now(UTC)
-    for i in range(n):
-        row = {name: values[i] for name, values in cols.items()}
-        prediction, scores = predict(model, row, rng)
-        event_id = logger.log_prediction(
-            model_id=model.model_id,
-            model_version=VERSION,
-            features=row,
-            prediction=prediction,
-            scores=scores,
-            timestamp=ts,
-            event_id=f"{model.model_id}-live-{uuid.uuid4().hex}",
-        )
-        counts.predictions += 1
-        if counts.predictions % LABEL_EVERY == 0:
-            logger.log_label(
-                event_id=event_id, model_id=model.model_id, label=prediction, timestamp=ts
-            )
-            counts.labels += 1
+    counts.labels += log_rows(
+        logger,
+        model,
+        cols,
+        rng,
+        timestamps=[datetime.now(UTC)] * n,
+        id_prefix=f"{model.model_id}-live-{counts.predictions}",
+        label_every=LABEL_EVERY,
+        first=counts.predictions,
+    )
+    counts.predictions += n

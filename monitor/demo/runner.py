@@ -35,7 +35,8 @@ from monitor.db import migrate
 from monitor.db.engine import make_engine
 from monitor.db.models import DeadLetter, Notification
 from monitor.demo.receiver import RecordingReceiver
-from monitor.demo.traffic import ETA, FRAUD, SyntheticModel, predict
+from monitor.demo.send import VERSION, log_rows
+from monitor.demo.traffic import ETA, FRAUD, SyntheticModel
 from monitor.detection.baseline import build_profile, save_baseline
 from monitor.detection.evaluate import RunSummary
 from monitor.detection.monitors_apply import apply_monitors
@@ -50,7 +51,6 @@ from monitor.services import Service
 from monitor.services.broker import resolve_broker
 from monitor.services.postgres import resolve_postgres, scratch_database, start_embedded
 
-VERSION = "1"
 WINDOW = timedelta(hours=1)
 SECRET = "demo-signing-secret"  # noqa: S105 - a demo value, printed nowhere
 MONITORS_FILE = "monitors.yaml"  # next to this module; shipped as package data
@@ -154,26 +154,16 @@ def _produce(
                 drift = bool(model.drifted_features) and hour >= drift_from
                 cols = model.generate(rng, per_hour, drift)
                 offsets = np.sort(rng.uniform(0, 3600, size=per_hour))
-                for i in range(per_hour):
-                    row = {name: values[i] for name, values in cols.items()}
-                    prediction, scores = predict(model, row, rng)
-                    ts = start + timedelta(hours=hour, seconds=float(offsets[i]))
-                    event_id = logger.log_prediction(
-                        model_id=model.model_id,
-                        model_version=VERSION,
-                        features=row,
-                        prediction=prediction,
-                        scores=scores,
-                        timestamp=ts,
-                        event_id=f"{model.model_id}-{hour}-{i}-{uuid.uuid4().hex[:8]}",
-                    )
-                    if i % 4 == 0:  # a quarter of the predictions get ground truth later
-                        logger.log_label(
-                            event_id=event_id,
-                            model_id=model.model_id,
-                            label=prediction,
-                            timestamp=ts + timedelta(hours=1),
-                        )
+                # A quarter of the predictions get their ground truth an hour later.
+                log_rows(
+                    logger,
+                    model,
+                    cols,
+                    rng,
+                    timestamps=[start + timedelta(hours=hour, seconds=float(o)) for o in offsets],
+                    id_prefix=f"{model.model_id}-{hour}",
+                    label_delay=timedelta(hours=1),
+                )
                 sent += per_hour
                 reporter.progress("producing events", sent, total)
         recent = (start + timedelta(hours=1)).isoformat().encode()

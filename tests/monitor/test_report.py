@@ -14,10 +14,10 @@ import shutil
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,9 @@ from monitor.config import Settings, load_settings
 from monitor.db import migrate
 from monitor.db.engine import make_engine
 from monitor.demo.receiver import RecordingReceiver
-from monitor.demo.traffic import ETA, FRAUD, SyntheticModel, predict
-from monitor.detection.baseline import build_profile, save_baseline
+from monitor.demo.runner import configure_model
+from monitor.demo.send import log_rows
+from monitor.demo.traffic import ETA, FRAUD, SyntheticModel
 from monitor.detection.monitors_apply import apply_monitors
 from monitor.detection.monitors_file import parse_monitors
 from monitor.detection.runner import run_due
@@ -47,11 +48,9 @@ from monitor.ingest.topics import ensure_topics
 from monitor.report.content import Distribution, DriftCell, ReportData
 from monitor.report.data import load_report
 from monitor.report.render import render
-from monitor.resources import FeatureSchema, ModelDoc, register_model
 from monitor.sdk import PredictionLogger
 
 HOUR = timedelta(hours=1)
-VERSION = "1"
 # The demo's monitors (monitor/demo/monitors.yaml), plus performance for the fraud model:
 # accuracy against a fixed floor, so that the report has intervals and label coverage.
 MONITORS = """
@@ -82,24 +81,6 @@ class Seeded:
     drift_until: datetime  # first hour back to normal
 
 
-def _configure(session: Session, model: SyntheticModel, seed: int) -> None:
-    """As `driftwarden demo` registers its models: schema, then a training baseline."""
-    register_model(
-        session,
-        ModelDoc(
-            model_id=model.model_id,
-            task_type=model.task_type,
-            version=VERSION,
-            features=[FeatureSchema(name=n, kind=k) for n, k in model.kinds.items()],  # type: ignore[arg-type]
-        ),
-    )
-    training = model.generate(np.random.default_rng(seed), 20_000, False)
-    profile, n_rows = build_profile(training, model.kinds, seed=seed)
-    save_baseline(
-        session, model_id=model.model_id, model_version=VERSION, profile=profile, n_rows=n_rows
-    )
-
-
 def _label(model: SyntheticModel, prediction: Any, drift: bool, rng: np.random.Generator) -> Any:
     """Ground truth: the fraud model is wrong on 3% of events, 15% while drifted; the ETA
     model is off by a few minutes."""
@@ -128,7 +109,7 @@ def seed_demo(
     env = {"DEMO_WEBHOOK_URL": receiver_url, "DEMO_WEBHOOK_SECRET": SECRET}
     with Session(engine) as session, session.begin():
         for model in (FRAUD, ETA):
-            _configure(session, model, seed)
+            configure_model(session, model, seed)
         apply_monitors(session, parse_monitors(MONITORS, source="test_report.MONITORS"))
         apply_config(session, load_config(rules, "monitor/demo/rules.yaml", env), now=start)
     ensure_topics(settings.bootstrap_servers, [settings.predictions_topic, settings.labels_topic])
@@ -146,26 +127,16 @@ def seed_demo(
                 drift = bool(model.drifted_features) and drift_hours[0] <= hour < drift_hours[1]
                 cols = model.generate(rng, per_hour, drift)
                 offsets = np.sort(rng.uniform(0, 3600, size=per_hour))
-                for i in range(per_hour):
-                    row = {name: values[i] for name, values in cols.items()}
-                    prediction, scores = predict(model, row, rng)
-                    ts = start + timedelta(hours=hour, seconds=float(offsets[i]))
-                    event_id = logger.log_prediction(
-                        model_id=model.model_id,
-                        model_version=VERSION,
-                        features=row,
-                        prediction=prediction,
-                        scores=scores,
-                        timestamp=ts,
-                        event_id=f"{model.model_id}-{hour}-{i}-{uuid.uuid4().hex[:8]}",
-                    )
-                    if i % 4 == 0:  # a quarter of the predictions get ground truth
-                        logger.log_label(
-                            event_id=event_id,
-                            model_id=model.model_id,
-                            label=_label(model, prediction, drift, rng),
-                            timestamp=ts + timedelta(minutes=30),
-                        )
+                log_rows(
+                    logger,
+                    model,
+                    cols,
+                    rng,
+                    timestamps=[start + timedelta(hours=hour, seconds=float(o)) for o in offsets],
+                    id_prefix=f"{model.model_id}-{hour}",
+                    label_delay=timedelta(minutes=30),
+                    label_of=partial(_label, model, drift=drift, rng=rng),
+                )
         logger.flush()
     finally:
         logger.close()
