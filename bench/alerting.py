@@ -579,6 +579,7 @@ def run_end_to_end(
         "DRIFTWARDEN_CONSUMER_GROUP": f"bench-alerting-{tag}",
         "DRIFTWARDEN_SESSION_TIMEOUT_MS": "6000",
         "DRIFTWARDEN_LOG_LEVEL": "WARNING",
+        "DRIFTWARDEN_METRICS_PORT": "0",  # several roles on one host: no /metrics
     }
     commands = [
         [CLI, "ingest"],

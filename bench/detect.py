@@ -238,7 +238,12 @@ def cycle(url: str, engine: Engine, end: datetime, workers: int) -> tuple[float,
             {"t": end - timedelta(hours=CYCLE_WINDOWS)},
         )
     cli = str(Path(sys.executable).parent / "driftwarden")
-    env = {**os.environ, "DRIFTWARDEN_DATABASE_URL": url, "DRIFTWARDEN_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DRIFTWARDEN_DATABASE_URL": url,
+        "DRIFTWARDEN_LOG_LEVEL": "WARNING",
+        "DRIFTWARDEN_METRICS_PORT": "0",  # several workers on one host: no /metrics
+    }
     t0 = time.perf_counter()
     procs = [
         subprocess.Popen(

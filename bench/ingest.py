@@ -170,6 +170,7 @@ def run_consumers(
         "DRIFTWARDEN_CONSUMER_GROUP": group,
         "DRIFTWARDEN_SESSION_TIMEOUT_MS": "6000",
         "DRIFTWARDEN_LOG_LEVEL": "WARNING",
+        "DRIFTWARDEN_METRICS_PORT": "0",  # several roles on one host: no /metrics
     }
     procs = [
         subprocess.Popen([CLI, "ingest"], env=env, stdout=subprocess.DEVNULL)

@@ -96,6 +96,9 @@ def settings(database_url: str, bootstrap: str) -> Settings:
         session_timeout_ms=6000,
         retry_backoff_initial_s=0.2,
         retry_backoff_max_s=1.0,
+        # Roles run as subprocesses serve no /metrics unless a test gives them a port:
+        # concurrent tests would contend for the default one.
+        metrics_port=0,
     )
 
 
