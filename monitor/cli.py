@@ -20,7 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from monitor.cli_alerting import alerts_app, retraining_app, rules_app, silences_app
 from monitor.cli_apikeys import apikey_app
 from monitor.cli_dashboards import dashboards_app
+from monitor.cli_docs import docs_app
 from monitor.cli_report import report
+from monitor.cli_resources import models_app, monitors_delete, monitors_show, rules_show
 from monitor.cli_support import console
 from monitor.cli_support import settings as _settings
 from monitor.cli_support import stop_on_signals as _stop_on_signals
@@ -48,6 +50,11 @@ app.add_typer(retraining_app, name="retraining")
 app.command("report")(report)
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(models_app, name="models")
+monitors_app.command("show")(monitors_show)
+monitors_app.command("delete")(monitors_delete)
+rules_app.command("show")(rules_show)
+app.add_typer(docs_app, name="docs")
 
 # ingest, detect and alert serve Prometheus /metrics on this port (docs/architecture.md).
 _METRICS_PORT = typer.Option(
@@ -338,27 +345,38 @@ def topics_create(partitions: int = 3, replication_factor: int = -1) -> None:
 
 
 @dead_letters_app.command("list")
-def dead_letters_list(
+def dead_letters_list(  # typer passes options by keyword
+    *,
     error_class: Annotated[str | None, typer.Option(help="e.g. unknown_model")] = None,
     model: Annotated[str | None, typer.Option()] = None,
+    topic: Annotated[str | None, typer.Option(help="Source topic.")] = None,
+    since: Annotated[str | None, typer.Option(help="Received at or after (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Received before (ISO 8601).")] = None,
     replayed: Annotated[bool, typer.Option(help="Include replayed ones.")] = False,
-    limit: int = 100,
+    after: Annotated[int, typer.Option(min=0, help="Only ids above this (the next page).")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
     output: Annotated[str, typer.Option(help="table or json")] = "table",
 ) -> None:
-    """List dead letters, oldest first."""
+    """List dead letters, oldest first (a page: --after the last id shown for the next)."""
     import json  # noqa: PLC0415
 
     from rich.table import Table  # noqa: PLC0415
     from sqlalchemy.orm import Session  # noqa: PLC0415
 
     from monitor.db.engine import make_engine  # noqa: PLC0415
-    from monitor.ingest.deadletters import list_dead_letters  # noqa: PLC0415
+    from monitor.ingest.deadletter_pages import DeadLetterFilter, page_dead_letters  # noqa: PLC0415
 
+    where = DeadLetterFilter(
+        topic=topic,
+        error_class=error_class,
+        model_id=model,
+        since=_when("--since", since) if since else None,
+        until=_when("--until", until) if until else None,
+        include_replayed=replayed,
+    )
     engine = make_engine(_settings())
     with Session(engine) as session:
-        letters = list_dead_letters(
-            session, error_class=error_class, model_id=model, include_replayed=replayed, limit=limit
-        )
+        letters = page_dead_letters(session, where, after=after, limit=limit)
     engine.dispose()
     rows = [
         {
@@ -390,32 +408,70 @@ def dead_letters_list(
 
 
 @dead_letters_app.command("replay")
-def dead_letters_replay(
+def dead_letters_replay(  # typer passes options by keyword
+    *,
     ids: Annotated[
         list[int] | None, typer.Option("--id", help="Dead letter id (repeatable).")
     ] = None,
     error_class: Annotated[str | None, typer.Option()] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    topic: Annotated[str | None, typer.Option(help="Source topic.")] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Every dead letter not yet replayed.")
     ] = False,
-    limit: int = 1000,
+    limit: Annotated[int, typer.Option(min=1)] = 1000,
 ) -> None:
     """Decode dead letters again (after registering a model, fixing a schema...); store
     those that now pass. Those that still fail stay, with their new reason."""
-    from monitor.db.engine import make_engine  # noqa: PLC0415
-    from monitor.ingest.deadletters import replay  # noqa: PLC0415
+    from sqlalchemy.orm import Session  # noqa: PLC0415
 
-    if not (ids or error_class or all_):
-        console.print("[red]error:[/red] choose dead letters: --id N, --error-class X or --all")
+    from monitor.db.engine import make_engine  # noqa: PLC0415
+    from monitor.ingest.deadletter_pages import (  # noqa: PLC0415
+        MAX_PAGE,
+        DeadLetterFilter,
+        page_dead_letters,
+    )
+    from monitor.ingest.deadletters import ReplayOutcome, replay  # noqa: PLC0415
+
+    where = DeadLetterFilter(topic=topic, error_class=error_class, model_id=model)
+    if not (ids or not where.empty or all_):
+        console.print(
+            "[red]error:[/red] choose dead letters: --id N, --error-class X, --model M, "
+            "--topic T or --all"
+        )
         raise typer.Exit(2)
     settings = _settings()
     engine = make_engine(settings)
-    outcomes = replay(engine, settings, ids=ids, error_class=error_class, limit=limit)
-    engine.dispose()
+    outcomes: list[ReplayOutcome] = []
+    try:
+        # The ids first (a page at a time), then replayed in chunks under a progress bar.
+        chosen: list[int] = sorted(set(ids or []))[:limit]
+        with Session(engine) as session:
+            while not ids and len(chosen) < limit:
+                page = page_dead_letters(
+                    session,
+                    where,
+                    after=chosen[-1] if chosen else 0,
+                    limit=min(MAX_PAGE, limit - len(chosen)),
+                )
+                chosen += [d.id for d in page]
+                if len(page) < MAX_PAGE:
+                    break
+        columns = [TextColumn("replay"), BarColumn(), MofNCompleteColumn()]
+        with Progress(*columns, console=console, disable=not console.is_terminal) as bars:
+            task = bars.add_task("replay", total=len(chosen))
+            for start in range(0, len(chosen), 100):
+                chunk = chosen[start : start + 100]
+                outcomes += replay(engine, settings, ids=chunk, limit=len(chunk))
+                bars.update(task, advance=len(chunk))
+    finally:
+        engine.dispose()
     for o in outcomes:
         console.print(
             f"{o.dead_letter_id} {o.source}: "
-            + ("stored" if o.stored else f"still refused: {o.error}")
+            + ("stored" if o.stored else f"still refused: {o.error}"),
+            markup=False,
+            highlight=False,
         )
     stored = sum(o.stored for o in outcomes)
     console.print(
@@ -538,7 +594,25 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     from monitor.api.app import create_app  # noqa: PLC0415
 
+    _limit_malloc_arenas()
     uvicorn.run(create_app(_settings()), host=host, port=port)
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each busy thread its own malloc arena, and the API runs its routes on
+    a pool of up to 40 threads: under load that held ~100 MB more than two arenas do
+    (bench/api.py: 341 -> 232 MB peak). mallopt(M_ARENA_MAX) is what MALLOC_ARENA_MAX
+    sets; elsewhere than glibc it is left alone."""
+    import ctypes  # noqa: PLC0415
+    import ctypes.util  # noqa: PLC0415
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    libc = ctypes.CDLL(name)
+    m_arena_max = -8  # glibc's malloc.h
+    if hasattr(libc, "mallopt"):
+        libc.mallopt(m_arena_max, arenas)
 
 
 @app.command("ingest")

@@ -187,6 +187,7 @@ def silences_add(  # typer passes options by keyword
 @silences_app.command("list")
 def silences_list(
     expired: Annotated[bool, typer.Option(help="Include expired silences.")] = False,
+    output: Annotated[str, typer.Option(help="table or json")] = "table",
 ) -> None:
     """Active and pending silences."""
     from sqlalchemy.orm import Session  # noqa: PLC0415
@@ -198,6 +199,18 @@ def silences_list(
     try:
         with Session(engine) as session:
             found = list_silences(session, now=now, expired=expired)
+            rows = [
+                {
+                    "id": s.id,
+                    "state": silence_state(s, now),
+                    "matchers": list(s.matchers),
+                    "starts_at": s.starts_at.isoformat(),
+                    "ends_at": s.ends_at.isoformat(),
+                    "created_by": s.created_by,
+                    "comment": s.comment,
+                }
+                for s in found
+            ]
             table = Table("id", "state", "matchers", "starts", "ends", "by", "comment")
             for s in found:
                 table.add_row(
@@ -211,6 +224,9 @@ def silences_list(
                 )
     finally:
         engine.dispose()
+    if output == "json":
+        console.print_json(json.dumps(rows))
+        return
     console.print(table)
 
 
@@ -236,6 +252,7 @@ def silences_expire(silence_id: str) -> None:
 def alerts_list(
     state: Annotated[str | None, typer.Option(help="pending, firing, resolved, inactive")] = None,
     limit: int = 100,
+    output: Annotated[str, typer.Option(help="table or json")] = "table",
 ) -> None:
     """Alert instances, firing first."""
     from sqlalchemy import case, select  # noqa: PLC0415
@@ -251,7 +268,20 @@ def alerts_list(
     try:
         with Session(engine) as session:
             table = Table("state", "alert", "labels", "value", "since", "fingerprint")
+            rows: list[dict[str, Any]] = []
             for a in session.scalars(query):
+                rows.append(
+                    {
+                        "fingerprint": a.fingerprint,
+                        "state": a.state,
+                        "labels": a.labels,
+                        "annotations": a.annotations,
+                        "value": a.value,
+                        "active_at": a.active_at.isoformat() if a.active_at else None,
+                        "fired_at": a.fired_at.isoformat() if a.fired_at else None,
+                        "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+                    }
+                )
                 labels = ", ".join(
                     f"{k}={v}" for k, v in sorted(a.labels.items()) if k != "alertname"
                 )
@@ -266,11 +296,18 @@ def alerts_list(
                 )
     finally:
         engine.dispose()
+    if output == "json":
+        console.print_json(json.dumps(rows))
+        return
     console.print(table)
 
 
 @retraining_app.command("list")
-def retraining_list(model: Annotated[str | None, typer.Option()] = None, limit: int = 50) -> None:
+def retraining_list(
+    model: Annotated[str | None, typer.Option()] = None,
+    limit: int = 50,
+    output: Annotated[str, typer.Option(help="table or json")] = "table",
+) -> None:
     """Retraining triggers, newest first, with their outcome or why they were blocked."""
     from sqlalchemy import select  # noqa: PLC0415
     from sqlalchemy.orm import Session  # noqa: PLC0415
@@ -284,7 +321,21 @@ def retraining_list(model: Annotated[str | None, typer.Option()] = None, limit: 
     try:
         with Session(engine) as session:
             table = Table("id", "model", "version", "status", "receiver", "at", "reason / detail")
+            rows: list[dict[str, Any]] = []
             for t in session.scalars(query):
+                rows.append(
+                    {
+                        "id": t.id,
+                        "model": t.model_id,
+                        "version": t.model_version,
+                        "new_version": t.new_version,
+                        "status": t.status,
+                        "receiver": t.receiver,
+                        "created_at": t.created_at.isoformat(),
+                        "reason": t.reason,
+                        "detail": t.detail,
+                    }
+                )
                 table.add_row(
                     str(t.id),
                     t.model_id,
@@ -296,6 +347,9 @@ def retraining_list(model: Annotated[str | None, typer.Option()] = None, limit: 
                 )
     finally:
         engine.dispose()
+    if output == "json":
+        console.print_json(json.dumps(rows))
+        return
     console.print(table)
 
 

@@ -6,10 +6,18 @@ can point the same code at different services.
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from typing import Annotated
+
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "DRIFTWARDEN_"
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*"
+    r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$"
+)
 
 
 class ConfigError(ValueError):
@@ -56,6 +64,11 @@ class Settings(BaseSettings):
     # on one host needs its own port: their --metrics-port option overrides this. The
     # API serves GET /metrics on its own port.
     metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # Receiver URLs sent through the API (POST /v1/rules/apply) may not point to
+    # loopback, private, link-local or other non-public addresses, unless their host or
+    # address is listed here: host names, addresses or CIDR networks, comma-separated
+    # (monitor/alerting/outbound.py). The CLI is not restricted.
+    outbound_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +85,29 @@ class Settings(BaseSettings):
             if not sep or not host or not port.isdigit():
                 raise ValueError("must be a comma-separated list of host:port")
         return value
+
+    @field_validator("outbound_allowed_hosts", mode="before")
+    @classmethod
+    def _allow_list(cls, value: object) -> object:
+        # The same rule as monitor.alerting.outbound.AllowList.parse (not imported here:
+        # every process reads settings, and ingest must not import alerting).
+        entries = value
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("[") and text.endswith("]"):  # a JSON or Python list's text
+                text = text[1:-1]
+            entries = [e.strip().strip("'\"") for e in text.split(",")]
+        if isinstance(entries, list | tuple):
+            entries = [str(e).strip() for e in entries if str(e).strip()]
+            for entry in entries:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    if not _HOST_NAME.match(entry):
+                        raise ValueError(
+                            f"{entry!r} is not a host name, an IP address or a CIDR network"
+                        ) from None
+        return entries
 
     @property
     def sqlalchemy_url(self) -> str:

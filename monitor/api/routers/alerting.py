@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,18 @@ class AlertOut(BaseModel):
 
 
 class SilenceIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "matchers": ['model="churn"'],
+                    "ends_at": "2026-11-27T18:00:00Z",
+                    "created_by": "alice",
+                    "comment": "retraining churn v2",
+                }
+            ]
+        }
+    )
     matchers: list[str] = Field(min_length=1, examples=[['model="churn"', 'signal="data_drift"']])
     # With a UTC offset (RFC 3339, as Alertmanager): a naive time cannot be compared
     # with the stored ones, and guessing its zone would silence the wrong hours.
@@ -63,6 +75,11 @@ class SilenceOut(BaseModel):
 
 
 class OutcomeIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "succeeded", "new_version": "2", "copy_baseline": "training"}]
+        }
+    )
     status: Literal["succeeded", "failed"]
     new_version: str | None = None
     copy_baseline: str | None = None  # copy the retrained version's baseline of this name
@@ -102,6 +119,7 @@ def get_alerts(
     state: AlertStateName | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[AlertOut]:
+    """Alert instances, most recently updated first (filter by state)."""
     query = select(AlertState).order_by(AlertState.updated_at.desc()).limit(limit)
     if state is not None:
         query = query.where(AlertState.state == state)
@@ -111,6 +129,7 @@ def get_alerts(
 
 @router.get("/silences")
 def get_silences(request: Request, expired: bool = False) -> list[SilenceOut]:
+    """Active and pending silences (with expired=true, expired ones too)."""
     now = datetime.now(UTC)
     with _session(request) as session:
         return [_silence_out(s, now) for s in list_silences(session, now=now, expired=expired)]
@@ -118,6 +137,7 @@ def get_silences(request: Request, expired: bool = False) -> list[SilenceOut]:
 
 @router.post("/silences", status_code=201)
 def post_silence(request: Request, body: SilenceIn) -> dict[str, str]:
+    """Create a silence; answers its id as Alertmanager does (silenceID)."""
     now = datetime.now(UTC)
     try:
         with _session(request) as session, session.begin():
@@ -136,6 +156,7 @@ def post_silence(request: Request, body: SilenceIn) -> dict[str, str]:
 
 @router.delete("/silences/{silence_id}")
 def delete_silence(request: Request, silence_id: str) -> SilenceOut:
+    """Expire a silence now."""
     now = datetime.now(UTC)
     try:
         with _session(request) as session, session.begin():
@@ -146,6 +167,7 @@ def delete_silence(request: Request, silence_id: str) -> SilenceOut:
 
 @router.post("/retraining/{trigger_id}/outcome")
 def post_outcome(request: Request, trigger_id: int, body: OutcomeIn) -> OutcomeOut:
+    """The retraining pipeline's callback: what a triggered retraining produced."""
     try:
         with _session(request) as session, session.begin():
             t = record_outcome(

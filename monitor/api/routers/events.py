@@ -70,6 +70,8 @@ def post_events(
     request: Request,
     batch_in: Annotated[EventBatch, Body(openapi_examples={"mixed": {"value": EXAMPLE}})],
 ) -> IngestResult:
+    """Ingest a batch of predictions, feature logs and labels (as Kafka ingest would);
+    refused events are listed by list and index, and kept as dead letters."""
     settings = request.app.state.settings
     request_id = uuid.uuid4().hex
     topic = f"http/{request_id}"
