@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer.main
 import yaml
+from cli_parse import leaf_context
 from sqlalchemy import make_url
-from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from monitor.api.app import create_app
-from monitor.cli import app
 from monitor.config import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,22 +27,6 @@ PG_ENV: dict[str, str] = SERVICES["postgres"]["environment"]
 PG_LOGIN = (PG_ENV["POSTGRES_USER"], PG_ENV["POSTGRES_PASSWORD"], PG_ENV["POSTGRES_DB"])
 # name:MAJOR.MINOR[...]: no bare name, no `latest`, no major-only floating tag.
 PINNED = re.compile(r"[a-z0-9./-]+:\d+\.\d+[\w.-]*")
-
-
-def leaf_context(args: list[str]) -> Any:
-    """Resolve `driftwarden ARGS` to its sub-command and parse its options as the CLI would."""
-    # Typer vendors click (typer._click): the real `click` package's classes do not apply.
-    cmd: Any = typer.main.get_command(app)
-    ctx, name, rest = None, "driftwarden", list(args)
-    while isinstance(cmd, TyperGroup):
-        ctx = typer.Context(cmd, info_name=name, parent=ctx)
-        if not rest:
-            raise typer.BadParameter(f"{args}: {name!r} needs a sub-command")
-        name, rest = rest[0], rest[1:]
-        cmd = cmd.get_command(ctx, name)
-        if cmd is None:
-            raise typer.BadParameter(f"{args}: no sub-command {name!r}")
-    return cmd.make_context(name, rest, parent=ctx)
 
 
 def test_services_and_start_order() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import typer.main
+from cli_parse import leaf_context
 from factories import CLI
 from typer.core import TyperGroup
 
@@ -99,22 +100,6 @@ class Settings:
         "retry_initial_s": "After a blank line: retry_initial_s, and retry_max_s by its prefix.",
         "retry_max_s": "After a blank line: retry_initial_s, and retry_max_s by its prefix.",
     }
-
-
-def leaf_context(args: list[str]) -> Any:
-    """Resolve `driftwarden ARGS` to its sub-command and parse its options as the CLI
-    would (as tests/monitor/test_compose.py does for docker-compose's commands)."""
-    cmd: Any = typer.main.get_command(app)
-    ctx, name, rest = None, "driftwarden", list(args)
-    while isinstance(cmd, TyperGroup):
-        ctx = typer.Context(cmd, info_name=name, parent=ctx)
-        if not rest:
-            raise typer.BadParameter(f"{args}: {name!r} needs a sub-command")
-        name, rest = rest[0], rest[1:]
-        cmd = cmd.get_command(ctx, name)
-        if cmd is None:
-            raise typer.BadParameter(f"{args}: no sub-command {name!r}")
-    return cmd.make_context(name, rest, parent=ctx)
 
 
 def documented_commands() -> list[tuple[str, str]]:

@@ -67,6 +67,20 @@ class MonitorOut(BaseModel):
     checked_until: datetime | None
     spec: dict[str, Any] = Field(description="The stored spec (monitor/detection/spec.py).")
 
+    @classmethod
+    def of(cls, r: Any) -> MonitorOut:
+        """From a row of monitors_apply.list_monitors."""
+        return cls(
+            name=r.name,
+            model_id=r.model_id,
+            window=r.window,
+            signals=r.signals,
+            reference=r.reference,
+            enabled=r.enabled,
+            checked_until=r.checked_until,
+            spec=r.spec,
+        )
+
 
 class ChangeOut(BaseModel):
     name: str = Field(examples=["churn-drift"])
@@ -126,17 +140,7 @@ def _row(request: Request, name: str) -> MonitorOut | None:
         rows = [r for r in list_monitors(s, model_id=model_id) if r.name == name]
     if not rows:
         return None
-    r = rows[0]
-    return MonitorOut(
-        name=r.name,
-        model_id=r.model_id,
-        window=r.window,
-        signals=r.signals,
-        reference=r.reference,
-        enabled=r.enabled,
-        checked_until=r.checked_until,
-        spec=r.spec,
-    )
+    return MonitorOut.of(rows[0])
 
 
 @router.get("/monitors", summary="List monitors")
@@ -146,19 +150,7 @@ def get_monitors(
 ) -> list[MonitorOut]:
     with session(request) as s:
         rows = list_monitors(s, model_id=model)
-    return [
-        MonitorOut(
-            name=r.name,
-            model_id=r.model_id,
-            window=r.window,
-            signals=r.signals,
-            reference=r.reference,
-            enabled=r.enabled,
-            checked_until=r.checked_until,
-            spec=r.spec,
-        )
-        for r in rows
-    ]
+    return [MonitorOut.of(r) for r in rows]
 
 
 @router.get("/monitors/{name}", summary="One monitor")
