@@ -49,23 +49,7 @@ def models_list(output: Output = "table") -> None:
     finally:
         engine.dispose()
     if output == "json":
-        rows = [
-            {
-                "model_id": m.model_id,
-                "task_type": m.task_type,
-                "description": m.description,
-                "created_at": m.created_at.isoformat(),
-                "versions": [
-                    {
-                        "version": v.version,
-                        "created_at": v.created_at.isoformat(),
-                        "n_features": n_features.get((m.model_id, v.version), 0),
-                    }
-                    for v in m.versions
-                ],
-            }
-            for m in models
-        ]
+        rows = [m.to_json(n_features) for m in models]
         console.print_json(json.dumps(rows))
         return
     table = Table("model", "task", "versions", "features (latest)", "description")
@@ -99,20 +83,7 @@ def models_show(model_id: str, output: Output = "table") -> None:
         raise _fail(f"MODEL_ID={model_id!r}: no such model")
     m = found[0]
     if output == "json":
-        doc = {
-            "model_id": m.model_id,
-            "task_type": m.task_type,
-            "description": m.description,
-            "created_at": m.created_at.isoformat(),
-            "versions": [
-                {
-                    "version": v.version,
-                    "created_at": v.created_at.isoformat(),
-                    "features": v.features,
-                }
-                for v in m.versions
-            ],
-        }
+        doc = m.to_json()
         console.print_json(json.dumps(doc))
         return
     console.print(f"{m.model_id} ({m.task_type}) {m.description}", highlight=False, markup=False)

@@ -10,6 +10,7 @@ is refused (:class:`SchemaConflictError`): a new schema is a new version.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -42,6 +43,28 @@ class ModelInfo:
     description: str
     created_at: datetime
     versions: list[VersionInfo]
+
+    def to_json(self, n_features: Mapping[tuple[str, str], int] | None = None) -> dict[str, Any]:
+        """As JSON: with ``n_features`` each version's count of features, else its
+        feature schema."""
+        return {
+            "model_id": self.model_id,
+            "task_type": self.task_type,
+            "description": self.description,
+            "created_at": self.created_at.isoformat(),
+            "versions": [
+                {
+                    "version": v.version,
+                    "created_at": v.created_at.isoformat(),
+                    **(
+                        {"features": v.features}
+                        if n_features is None
+                        else {"n_features": n_features.get((self.model_id, v.version), 0)}
+                    ),
+                }
+                for v in self.versions
+            ],
+        }
 
 
 def register_version(session: Session, doc: ModelDoc) -> Literal["created", "unchanged"]:
