@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli_support import console
+from monitor.cli_support import console, sync_generated
 from monitor.cli_support import settings as _settings
 
 dashboards_app = typer.Typer(help="Grafana dashboards (docs/dashboards.md).", no_args_is_help=True)
@@ -25,17 +25,9 @@ def generate(
     """Write dashboards/*.json from the Python definitions (monitor/dashboards)."""
     from monitor.dashboards import files  # noqa: PLC0415 - only this command needs them
 
-    if check:
-        stale = files.stale(out)
-        for name in stale:
-            console.print(f"stale: {out / name}")
-        if stale:
-            console.print("run `driftwarden dashboards generate` and commit the files")
-            raise typer.Exit(1)
-        console.print(f"{out}: every dashboard file is current")
-        return
-    for name, outcome in files.write(out).items():
-        console.print(f"{outcome}: {out / name}")
+    sync_generated(
+        files.rendered(), out, check=check, command="dashboards generate", what="dashboard files"
+    )
 
 
 @dashboards_app.command("push")

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor.cli_support import console
+from monitor.cli_support import sync_generated
 
 docs_app = typer.Typer(help="Generated reference pages (docs/reference/).", no_args_is_help=True)
 
@@ -389,22 +389,4 @@ def generate(
 ) -> None:
     """Write docs/reference/{cli,settings,api}.md from the code."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # imported by the API's app
-    pages = render_all()
-    stale = [
-        name
-        for name, text in pages.items()
-        if not (out / name).exists() or (out / name).read_text() != text
-    ]
-    if check:
-        for name in stale:
-            console.print(f"stale: {out / name}")
-        if stale:
-            console.print("run `driftwarden docs generate` and commit the pages")
-            raise typer.Exit(1)
-        console.print(f"{out}: every reference page is current")
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in pages.items():
-        if name in stale:
-            (out / name).write_text(text)
-        console.print(f"{'written' if name in stale else 'unchanged'}: {out / name}")
+    sync_generated(render_all(), out, check=check, command="docs generate", what="reference pages")

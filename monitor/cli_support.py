@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -49,3 +51,29 @@ def when(option: str, value: str) -> Any:
         )
         raise typer.Exit(2) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def sync_generated(
+    files: Mapping[str, str], out: Path, *, check: bool, command: str, what: str
+) -> None:
+    """Write generated ``files`` (name -> text) into ``out``, each only when it differs;
+    with ``check``, write nothing and exit 1 naming the stale ones (CI's guard that the
+    committed files are the generator's)."""
+    stale = [
+        name
+        for name, text in files.items()
+        if not (out / name).exists() or (out / name).read_text(encoding="utf-8") != text
+    ]
+    if check:
+        for name in stale:
+            console.print(f"stale: {out / name}")
+        if stale:
+            console.print(f"run `driftwarden {command}` and commit the {what}")
+            raise typer.Exit(1)
+        console.print(f"{out}: every {what.removesuffix('s')} is current")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        if name in stale:
+            (out / name).write_text(text, encoding="utf-8")
+        console.print(f"{'written' if name in stale else 'unchanged'}: {out / name}")

@@ -28,20 +28,6 @@ def rendered() -> dict[str, str]:
     return {file_name(d): render(d.to_json()) for d in DASHBOARDS}
 
 
-def write(directory: Path) -> dict[str, str]:
-    """Write every dashboard file into ``directory``; file name -> 'written' or 'unchanged'."""
-    directory.mkdir(parents=True, exist_ok=True)
-    outcome: dict[str, str] = {}
-    for name, text in rendered().items():
-        path = directory / name
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            outcome[name] = "unchanged"
-            continue
-        path.write_text(text, encoding="utf-8")
-        outcome[name] = "written"
-    return outcome
-
-
 def stale(directory: Path) -> list[str]:
     """The dashboard files in ``directory`` that are missing or differ from the generator's."""
     out = []
