@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import ApiKey
@@ -43,7 +43,7 @@ _MAXMEM = 64 * 1024 * 1024
 # Tokens verified in this process, by SHA-256: (row id, key_id).
 _VERIFIED: OrderedDict[bytes, tuple[int, str]] = OrderedDict()
 VERIFIED_CACHE_SIZE = 1024
-_TOUCH_EVERY = timedelta(minutes=1)
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 class ApiKeyError(ValueError):
@@ -122,43 +122,66 @@ def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.name)))
 
 
+def _fingerprint(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def recall(token: str) -> tuple[int, str] | None:
+    """(row id, key_id) of a token this process verified before, else None: its key row
+    must still be read (for a revocation), but not its hash checked again."""
+    return _VERIFIED.get(_fingerprint(token))
+
+
+def forget(token: str) -> None:
+    _VERIFIED.pop(_fingerprint(token), None)
+
+
+def parse_token(token: str) -> tuple[str, str] | None:
+    """(key_id, secret) of a well-formed token, else None."""
+    match = _TOKEN.match(token)
+    return None if match is None else (match.group(1), match.group(2))
+
+
+def verify_secret(token: str, key: tuple[int, str, str] | None) -> bool:
+    """Whether ``token`` is the token of ``key`` (row id, key_id, secret_hash), found by
+    the token's key_id; None: no such key (or a malformed token). One scrypt either way,
+    so the time does not tell which; a match is remembered for :func:`recall`."""
+    parsed = parse_token(token)
+    if key is None or parsed is None:
+        hmac.compare_digest(_hash(token, _DUMMY_SALT), _DUMMY)  # the same work
+        return False
+    if not _matches(parsed[1], key[2]):
+        return False
+    _VERIFIED[_fingerprint(token)] = (key[0], key[1])
+    while len(_VERIFIED) > VERIFIED_CACHE_SIZE:
+        _VERIFIED.popitem(last=False)
+    return True
+
+
 def authenticate(session: Session, token: str) -> Identity | None:
     """The identity of an active key's token, else None (malformed, unknown, wrong
-    secret or revoked: the caller answers 401 to all alike)."""
-    fingerprint = hashlib.sha256(token.encode()).digest()
-    known = _VERIFIED.get(fingerprint)
+    secret or revoked: the caller answers 401 to all alike). The API does the same
+    with its async connections (monitor/api/auth.py)."""
+    known = recall(token)
     if known is not None:
         row = session.get(ApiKey, known[0])
         if row is None or row.key_id != known[1]:
-            _VERIFIED.pop(fingerprint, None)  # deleted, or the id was reused
+            forget(token)  # deleted, or the id was reused
             return None
     else:
-        match = _TOKEN.match(token)
+        parsed = parse_token(token)
         row = None
-        if match is not None:
-            row = session.scalar(select(ApiKey).where(ApiKey.key_id == match.group(1)))
-        if row is None or match is None:
-            hmac.compare_digest(_hash(token, _DUMMY_SALT), _DUMMY)  # the same work
+        if parsed is not None:
+            row = session.scalar(select(ApiKey).where(ApiKey.key_id == parsed[0]))
+        key = None if row is None else (row.id, row.key_id, row.secret_hash)
+        if not verify_secret(token, key) or row is None:
             return None
-        if not _matches(match.group(2), row.secret_hash):
-            return None
-        _VERIFIED[fingerprint] = (row.id, row.key_id)
-        while len(_VERIFIED) > VERIFIED_CACHE_SIZE:
-            _VERIFIED.popitem(last=False)
     if row.revoked_at is not None:
         return None
     return Identity(key_id=row.key_id, name=row.name, scope=row.scope)  # type: ignore[arg-type]
 
 
-def touch(session: Session, identity: Identity, now: datetime | None = None) -> None:
-    """Record that the key was used (at most once a minute per key: a write per request
+def needs_touch(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether to record a use: at most once a minute per key (a write per request
     would serialise concurrent requests of one key on its row)."""
-    now = now or datetime.now(UTC)
-    session.execute(
-        update(ApiKey)
-        .where(
-            ApiKey.key_id == identity.key_id,
-            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < now - _TOUCH_EVERY),
-        )
-        .values(last_used_at=now)
-    )
+    return last_used_at is None or last_used_at < now - TOUCH_EVERY

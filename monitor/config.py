@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # on one host needs its own port: their --metrics-port option overrides this. The
     # API serves GET /metrics on its own port.
     metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # Memory for encoded GET /v1/results pages in each API process, answered again while
+    # their model's results are unchanged (monitor/api/results_cache.py); 0 keeps none.
+    api_results_cache_mb: int = Field(default=64, ge=0, le=4096)
     # Receiver URLs sent through the API (POST /v1/rules/apply) may not point to
     # loopback, private, link-local or other non-public addresses, unless their host or
     # address is listed here: host names, addresses or CIDR networks, comma-separated

@@ -1,5 +1,9 @@
 """The FastAPI app in tests: over httpx's ASGI transport (starlette's TestClient warns
-about httpx, and warnings are errors here), with an API key of a chosen scope."""
+about httpx, and warnings are errors here), with an API key of a chosen scope.
+
+The app runs in one event loop from construction to ``close()``, with its lifespan
+entered as uvicorn enters it (it opens the API's async database pool, which belongs to
+the loop that opened it)."""
 
 from __future__ import annotations
 
@@ -37,6 +41,9 @@ class Api:
         self.app = create_app(settings)
         self.engine: Engine = self.app.state.engine
         self.token = issue_key(self.engine, scope)
+        self._runner = asyncio.Runner()
+        self._lifespan = self.app.router.lifespan_context(self.app)
+        self._runner.run(self._lifespan.__aenter__())
 
     def __call__(
         self, method: str, url: str, *, auth: bool = True, **kwargs: Any
@@ -49,10 +56,12 @@ class Api:
             async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
                 return await c.request(method, url, **kwargs)
 
-        return asyncio.run(go())
+        return self._runner.run(go())
 
     def post(self, url: str, body: Any) -> httpx.Response:
         return self(method="POST", url=url, json=body)
 
     def close(self) -> None:
+        self._runner.run(self._lifespan.__aexit__(None, None, None))
+        self._runner.close()
         self.engine.dispose()

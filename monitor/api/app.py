@@ -18,7 +18,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from monitor.api.async_db import AsyncDatabase
 from monitor.api.auth import authorize
+from monitor.api.results_cache import ResultsCache
 from monitor.api.routers import (
     alerting,
     baselines,
@@ -189,11 +191,16 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings)
+    db = AsyncDatabase(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+        await db.open()
+        try:
+            yield
+        finally:
+            await db.close()
+            engine.dispose()
 
     app = FastAPI(
         title="Driftwarden",
@@ -210,6 +217,8 @@ def create_app(settings: Settings) -> FastAPI:
     catalog = ModelCatalog()
     app.state.settings = settings
     app.state.engine = engine
+    app.state.db = db
+    app.state.results_cache = ResultsCache(max_bytes=settings.api_results_cache_mb << 20)
     app.state.preparer = Preparer(settings, catalog)
     app.state.writer = BatchWriter(engine, catalog)
     # Every /v1 route needs an API key (monitor/api/auth.py); /healthz, /readyz and

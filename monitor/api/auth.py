@@ -9,14 +9,23 @@ key whose scope is too low is 403. The scope a route needs: ``read`` for GET and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
+from anyio import to_thread
 from fastapi import HTTPException, Request
-from sqlalchemy.orm import Session
 
-from monitor.apikeys import Identity, Scope, authenticate, touch
+from monitor.api.async_db import AsyncDatabase
+from monitor.apikeys import Identity, Scope, forget, needs_touch, parse_token, recall, verify_secret
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_BY_ID = "SELECT key_id, name, scope, revoked_at, last_used_at FROM api_keys WHERE id = %(id)s"
+_BY_KEY_ID = "SELECT id, key_id, secret_hash FROM api_keys WHERE key_id = %(key_id)s"
+_TOUCH = (
+    "UPDATE api_keys SET last_used_at = %(now)s WHERE id = %(id)s "
+    "AND (last_used_at IS NULL OR last_used_at < %(now)s - interval '1 minute') RETURNING id"
+)
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -29,7 +38,34 @@ def _forbidden(identity: Identity, needed: Scope) -> HTTPException:
     )
 
 
-def authorize(request: Request) -> Identity:
+async def _authenticate(db: AsyncDatabase, token: str) -> Identity | None:
+    """monitor.apikeys.authenticate on the async connections: a token verified before
+    costs one read of its key row (which sees a revocation at once); a new one, one
+    scrypt in a worker thread (never on the event loop)."""
+    known = recall(token)
+    if known is None:
+        parsed = parse_token(token)
+        key = None
+        if parsed is not None:
+            row = await db.fetchone(_BY_KEY_ID, {"key_id": parsed[0]})
+            key = None if row is None else (row[0], row[1], row[2])
+        if not await to_thread.run_sync(verify_secret, token, key) or key is None:
+            return None
+        known = (key[0], key[1])
+    found = await db.fetchone(_BY_ID, {"id": known[0]})
+    if found is None or found[0] != known[1]:
+        forget(token)  # deleted, or the id was reused
+        return None
+    key_id, name, scope, revoked_at, last_used_at = found
+    if revoked_at is not None:
+        return None
+    now = datetime.now(UTC)
+    if needs_touch(last_used_at, now):
+        await db.fetchone(_TOUCH, {"id": known[0], "now": now})
+    return Identity(key_id=key_id, name=name, scope=scope)
+
+
+async def authorize(request: Request) -> Identity:
     """Authenticate the request's bearer key and check the method's scope."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -37,11 +73,9 @@ def authorize(request: Request) -> Identity:
         raise _unauthorized("an API key is needed: Authorization: Bearer <key>")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("the Authorization header must be 'Bearer <key>'")
-    with Session(request.app.state.engine) as session, session.begin():
-        identity = authenticate(session, token.strip())
-        if identity is None:
-            raise _unauthorized("invalid or revoked API key")
-        touch(session, identity)
+    identity = await _authenticate(request.app.state.db, token.strip())
+    if identity is None:
+        raise _unauthorized("invalid or revoked API key")
     needed: Scope = "read" if request.method in _READ_METHODS else "write"
     if not identity.allows(needed):
         raise _forbidden(identity, needed)
@@ -49,10 +83,10 @@ def authorize(request: Request) -> Identity:
     return identity
 
 
-def require(needed: Scope) -> Callable[[Request], None]:
+def require(needed: Scope) -> Callable[[Request], Awaitable[None]]:
     """A route dependency: the authorized key must have at least ``needed``."""
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         identity: Identity | None = getattr(request.state, "identity", None)
         if identity is None:  # authorize runs first, as the router's dependency
             raise _unauthorized("an API key is needed: Authorization: Bearer <key>")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -142,6 +142,27 @@ def results_sql(f: ResultsFilter, *, after: Keyset | None) -> tuple[str, dict[st
         f"WHERE {' AND '.join(where)} ORDER BY r.window_end, r.id LIMIT %(limit)s"
     )
     return sql, params
+
+
+# The model's results version (results_versions, migration 0006); 0 before any result.
+VERSION_SQL = "SELECT version FROM results_versions WHERE model_id = %(model)s"
+
+
+def results_version(row: tuple[int] | None) -> int:
+    return 0 if row is None else row[0]
+
+
+def versioned_results_page(
+    engine: Engine, f: ResultsFilter, *, limit: int, after: Keyset | None
+) -> tuple[int, bytes]:
+    """:func:`results_page` and the model's results version, read in one snapshot (the
+    page cache keeps a page under the version its rows were read at)."""
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+        driver = conn.connection.driver_connection
+        if driver is None:
+            raise RuntimeError("the results page needs an open psycopg connection")
+        version = results_version(driver.execute(VERSION_SQL, {"model": f.model}).fetchone())
+        return version, results_page(conn, f, limit=limit, after=after)
 
 
 def results_page(conn: Connection, f: ResultsFilter, *, limit: int, after: Keyset | None) -> bytes:

@@ -611,6 +611,20 @@ class ConsumerLag(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ResultsVersion(Base):
+    """A model's results version: a new value from ``results_version_seq`` each time a
+    transaction changes the model's ``results`` rows, set by the deferred trigger of
+    migration 0006 (never by the application). The API serves a cached results page
+    only while its model's version is the one the page was read at."""
+
+    __tablename__ = "results_versions"
+
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    # The transaction that set ``version``: the trigger bumps a model once per transaction.
+    txid: Mapped[int] = mapped_column(BigInteger)
+
+
 class ApiKey(Base):
     """An API key (``driftwarden apikey create``): the token is shown once and only its
     scrypt hash is stored; ``key_id`` (the token's public part) finds the row."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor.alerting.alerter import run_cycle
 from monitor.api import results_queries
+from monitor.api.results_cache import ResultsCache
 from monitor.api.results_queries import ResultsFilter, results_sql
 from monitor.apikeys import revoke_key
 from monitor.db.models import ApiKey, DetectorRun
@@ -178,6 +179,7 @@ def test_pages_walk_every_row_exactly_once(
     # Pages are encoded a chunk of rows at a time: chunks smaller than a page give the
     # same rows (and the same bodies).
     monkeypatch.setattr(results_queries, "_CHUNK", 4)
+    api.app.state.results_cache = ResultsCache(max_bytes=0)  # build every page again
     for limit in (7, 8, 42):
         walked = _walk(api, {"model": "credit", "limit": limit})
         assert [r["id"] for r in walked] == expected, limit
@@ -190,6 +192,74 @@ def test_pages_walk_every_row_exactly_once(
     rest = _walk(api, {"model": "credit", "limit": 20, "cursor": first["next_cursor"]})
     seen = [r["id"] for r in first["results"] + rest]
     assert len(seen) == len(set(seen)) == 42
+
+
+def test_a_page_is_answered_again_until_its_model_s_results_change(db: Engine, api: Api) -> None:
+    _series(db, windows=3)
+    write_window(db, 0, drift({"age": True}), model="churn")
+    cache: ResultsCache = api.app.state.results_cache
+    params = {"model": "credit", "limit": 10_000}
+
+    def ids() -> list[int]:
+        response = api("GET", "/v1/results", params=params)
+        assert response.status_code == 200, response.text
+        return [r["id"] for r in response.json()["results"]]
+
+    def counts() -> tuple[int, int]:
+        return cache.hits, cache.misses
+
+    first = ids()
+    assert len(first) == 3 * 4 + 2
+    assert counts() == (0, 1)
+    assert ids() == first
+    assert counts() == (1, 1)
+    write_window(db, 1, drift({"age": True}), model="churn")  # another model's results
+    assert ids() == first
+    assert counts() == (2, 1)
+    # Every kind of change to the model's rows is seen on the next request: a new
+    # window, a re-run (its rows deleted and written anew), a cascade from deleted runs,
+    # and TRUNCATE.
+    write_window(db, 3, drift({f: False for f in FEATURES}))
+    grown = ids()
+    assert grown[: len(first)] == first
+    assert len(grown) == len(first) + 4
+    write_window(db, 0, drift({f: True for f in FEATURES}))
+    rerun = ids()
+    assert len(rerun) == len(grown)
+    assert set(rerun) - set(grown)
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM detector_runs WHERE model_id = 'credit' AND segment = ''"))
+    assert ids() == []
+    write_window(db, 0, drift({"age": True}))
+    assert len(ids()) == 2
+    with db.begin() as conn:
+        conn.execute(text("TRUNCATE results"))
+    assert ids() == []
+    assert counts() == (2, 6)
+
+
+def test_results_versions_change_once_per_writing_transaction(db: Engine) -> None:
+    write_window(db, 0, drift({"age": True}))
+
+    def version() -> tuple[int, int]:
+        with db.connect() as conn:
+            row = conn.execute(
+                text("SELECT version, txid FROM results_versions WHERE model_id = 'credit'")
+            ).one()
+        return row.version, row.txid
+
+    before = version()
+    with db.begin() as conn:
+        conn.execute(text("UPDATE results SET value = value + 1 WHERE model_id = 'credit'"))
+        conn.execute(text("UPDATE results SET value = value - 1 WHERE model_id = 'credit'"))
+        txid = conn.scalar(text("SELECT pg_current_xact_id()::text::bigint"))
+    after = version()
+    assert after[0] != before[0]
+    assert after[1] == txid
+    with db.begin() as conn:  # a rolled-back change leaves it as it was
+        conn.execute(text("DELETE FROM results WHERE model_id = 'credit'"))
+        conn.rollback()
+    assert version() == after
 
 
 def test_the_series_query_uses_the_series_index(db: Engine) -> None:

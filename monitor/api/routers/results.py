@@ -15,8 +15,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
+from monitor.api.results_cache import Page, ResultsCache
 from monitor.api.results_queries import (
+    VERSION_SQL,
     CursorError,
     HistoryFilter,
     HistoryKeyset,
@@ -26,8 +29,9 @@ from monitor.api.results_queries import (
     alert_history,
     model_ids,
     model_verdict,
-    results_page,
+    results_version,
     signal_statuses,
+    versioned_results_page,
 )
 from monitor.detection.spec import Signal
 
@@ -221,7 +225,7 @@ def _range(start: datetime | None, end: datetime | None) -> None:
     summary="Results as a time series",
     response_description="A page of rows in window-end order.",
 )
-def get_results(
+async def get_results(
     request: Request,
     *,
     model: Annotated[str, Query(min_length=1, max_length=200, pattern=LABEL)],
@@ -263,9 +267,20 @@ def get_results(
         end=end,
         alert=None if verdict is None else verdict == "alert",
     )
-    with _engine(request).connect() as conn:
-        body = results_page(conn, selected, limit=limit, after=after)
-    # Encoded by PostgreSQL to the ResultsPage schema (results_queries.py says why).
+    state = request.app.state
+    current = results_version(await state.db.fetchone(VERSION_SQL, {"model": model}))
+
+    async def build() -> Page:
+        engine = _engine(request)
+        built = await run_in_threadpool(
+            versioned_results_page, engine, selected, limit=limit, after=after
+        )
+        return Page(*built)
+
+    # Encoded rows (results_queries.py says why), kept while the model's results are
+    # unchanged (results_cache.py).
+    cache: ResultsCache = state.results_cache
+    body = await cache.page((selected, limit, cursor), current, build)
     return Response(body, media_type="application/json")
 
 
