@@ -48,13 +48,21 @@ class Api:
     def __call__(
         self, method: str, url: str, *, auth: bool = True, **kwargs: Any
     ) -> httpx.Response:
+        return self.concurrently(method, url, 1, auth=auth, **kwargs)[0]
+
+    def concurrently(
+        self, method: str, url: str, n: int, *, auth: bool = True, **kwargs: Any
+    ) -> list[httpx.Response]:
+        """``n`` of the same request at once (as concurrent clients would send them)."""
         if auth and "headers" not in kwargs:
             kwargs["headers"] = bearer(self.token)
 
-        async def go() -> httpx.Response:
+        async def go() -> list[httpx.Response]:
             transport = httpx.ASGITransport(app=self.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
-                return await c.request(method, url, **kwargs)
+                return list(
+                    await asyncio.gather(*(c.request(method, url, **kwargs) for _ in range(n)))
+                )
 
         return self._runner.run(go())
 

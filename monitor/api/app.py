@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor.api.async_db import AsyncDatabase
-from monitor.api.auth import authorize
+from monitor.api.auth import authorize, authorize_results
 from monitor.api.results_cache import ResultsCache
 from monitor.api.routers import (
     alerting,
@@ -223,8 +223,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.writer = BatchWriter(engine, catalog)
     # Every /v1 route needs an API key (monitor/api/auth.py); /healthz, /readyz and
     # /metrics do not (probes and scrapers carry no key).
-    for router in (events.router, alerting.router, results.router):
+    for router in (events.router, alerting.router):
         app.include_router(router, dependencies=[Depends(authorize)])
+    app.include_router(results.router, dependencies=[Depends(authorize_results)])
     for router in (
         models.router,
         baselines.router,

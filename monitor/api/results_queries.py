@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,12 +122,8 @@ _BUILDING = threading.BoundedSemaphore(4)
 _CHUNK = 500
 
 
-def results_sql(f: ResultsFilter, *, after: Keyset | None) -> tuple[str, dict[str, Any]]:
-    """The page query (psycopg parameters, ``%(limit)s`` left to the caller) and its
-    parameters. ``model_id`` (and ``signal``, ``feature`` when given) and the window-end
-    range are conditions on ``ix_results_series`` (model_id, signal, feature,
-    window_end); PostgreSQL 18 skips over the signal and feature columns when they are
-    not given (tests/monitor/test_api_results.py and bench/api.py check the plan)."""
+def _conditions(f: ResultsFilter) -> tuple[list[str], dict[str, Any]]:
+    """The filter's WHERE conditions (constant text) and their bound values."""
     where = ["r.model_id = %(model)s", "r.segment = %(segment)s"]
     params: dict[str, Any] = {"model": f.model, "segment": f.segment}
     for name, condition in _CONDITIONS.items():
@@ -134,6 +131,16 @@ def results_sql(f: ResultsFilter, *, after: Keyset | None) -> tuple[str, dict[st
         if value is not None:
             where.append(condition)
             params[name] = value
+    return where, params
+
+
+def results_sql(f: ResultsFilter, *, after: Keyset | None) -> tuple[str, dict[str, Any]]:
+    """The page query (psycopg parameters, ``%(limit)s`` left to the caller) and its
+    parameters. ``model_id`` (and ``signal``, ``feature`` when given) and the window-end
+    range are conditions on ``ix_results_series`` (model_id, signal, feature,
+    window_end); PostgreSQL 18 skips over the signal and feature columns when they are
+    not given (tests/monitor/test_api_results.py and bench/api.py check the plan)."""
+    where, params = _conditions(f)
     if after is not None:
         where.append("(r.window_end, r.id) > (%(after_end)s, %(after_id)s)")
         params |= {"after_end": after.window_end, "after_id": after.id}
@@ -152,17 +159,15 @@ def results_version(row: tuple[int] | None) -> int:
     return 0 if row is None else row[0]
 
 
-def versioned_results_page(
-    engine: Engine, f: ResultsFilter, *, limit: int, after: Keyset | None
-) -> tuple[int, bytes]:
-    """:func:`results_page` and the model's results version, read in one snapshot (the
-    page cache keeps a page under the version its rows were read at)."""
+def versioned(engine: Engine, model: str, body: Callable[[Connection], bytes]) -> tuple[int, bytes]:
+    """``body(conn)`` (a results page, series) and the model's results version, read in
+    one snapshot: the page cache keeps a body under the version its rows were read at."""
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         driver = conn.connection.driver_connection
         if driver is None:
-            raise RuntimeError("the results page needs an open psycopg connection")
-        version = results_version(driver.execute(VERSION_SQL, {"model": f.model}).fetchone())
-        return version, results_page(conn, f, limit=limit, after=after)
+            raise RuntimeError("the results version needs an open psycopg connection")
+        version = results_version(driver.execute(VERSION_SQL, {"model": model}).fetchone())
+        return version, body(conn)
 
 
 def results_page(conn: Connection, f: ResultsFilter, *, limit: int, after: Keyset | None) -> bytes:
@@ -190,6 +195,102 @@ def results_page(conn: Connection, f: ResultsFilter, *, limit: int, after: Keyse
             last = rows[-1]
     cursor = Keyset(last.window_end, last.id).encode() if more and last is not None else None
     return b'{"results":[%b],"next_cursor":%b}' % (b",".join(parts), _ENCODER.encode(cursor))
+
+
+# --- series ------------------------------------------------------------------------
+
+# What names a series (with the filter's model and segment), in its sort order.
+SERIES_LABELS = ("model_version", "signal", "feature", "metric")
+# The per-point columns a series can carry (``fields``); window_end always comes first.
+SERIES_FIELDS = (
+    "value",
+    "threshold",
+    "alert",
+    "p_value",
+    "effect_size",
+    "lower",
+    "upper",
+    "n_reference",
+    "n_current",
+    "window_start",
+    "run_id",
+    "id",
+)
+DEFAULT_SERIES_FIELDS = ("value", "threshold", "alert")
+_EPOCH_COLUMNS = {"window_start", "window_end"}
+
+
+class TooManyPointsError(ValueError):
+    """The selection holds more points than the request allows."""
+
+
+def _column(name: str) -> str:
+    if name in _EPOCH_COLUMNS:  # seconds since the epoch, as Prometheus' range queries
+        return f"extract(epoch FROM r.{name})::float8"
+    return f"r.{name}"
+
+
+def series_sql(f: ResultsFilter, fields: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """The series query: the filter's rows (as ``results_sql`` selects them) ordered by
+    series then window end, with the series' labels, ``kind``, the window end and the
+    requested ``fields``; ``%(limit)s`` left to the caller."""
+    where, params = _conditions(f)
+    columns = [f"r.{n}" for n in SERIES_LABELS] + ["r.kind", _column("window_end")]
+    columns += [_column(n) for n in fields]
+    order = ", ".join(f"r.{n}" for n in (*SERIES_LABELS, "window_end", "id"))
+    sql = (
+        f"SELECT {', '.join(columns)} FROM results r WHERE {' AND '.join(where)} "
+        f"ORDER BY {order} LIMIT %(limit)s"
+    )
+    return sql, params
+
+
+def _epoch(seconds: float) -> int | float:
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def series_body(
+    conn: Connection, f: ResultsFilter, *, fields: tuple[str, ...], limit: int
+) -> bytes:
+    """The filter's rows as series (one per version, signal, feature and metric): labels
+    once, then one array per column, in window-end order. Refused past ``limit`` points,
+    as a time-series API refuses a range of too many points rather than cut it."""
+    sql, params = series_sql(f, fields)
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the series query needs an open psycopg connection")
+    n_labels = len(SERIES_LABELS)
+    columns = ("window_end", *fields)
+    epochs = [i for i, name in enumerate(columns) if name in _EPOCH_COLUMNS]
+    series: list[dict[str, Any]] = []
+    with _BUILDING, driver.cursor(binary=True) as cur:
+        cur.execute(sql, {**params, "limit": limit + 1})
+        if cur.rowcount > limit:
+            raise TooManyPointsError(
+                f"limit={limit}: the selection holds more points; narrow from/to or the "
+                "filters, or raise limit"
+            )
+        current: tuple[Any, ...] | None = None
+        arrays: list[list[Any]] = []
+        for row in cur:
+            labels = row[:n_labels]
+            if labels != current:
+                current = labels
+                arrays = [[] for _ in columns]
+                series.append(
+                    {
+                        **dict(zip(SERIES_LABELS, labels, strict=True)),
+                        "kind": row[n_labels],
+                        **dict(zip(columns, arrays, strict=True)),
+                    }
+                )
+            for array, value in zip(arrays, row[n_labels + 1 :], strict=True):
+                array.append(value)
+    for one in series:
+        for i in epochs:
+            name = columns[i]
+            one[name] = [_epoch(t) for t in one[name]]
+    return _ENCODER.encode({"model_id": f.model, "segment": f.segment, "series": series})
 
 
 # --- status ------------------------------------------------------------------------

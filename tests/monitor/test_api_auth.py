@@ -16,7 +16,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from monitor.apikeys import ApiKeyError, authenticate, create_key, revoke_key
+from monitor.api import auth
+from monitor.apikeys import ApiKeyError, authenticate, create_key, revoke_key, verify_secret
 from monitor.cli import app as cli
 from monitor.db.models import ApiKey
 
@@ -73,6 +74,27 @@ def test_a_read_key_reads_and_cannot_change_anything(api: Api) -> None:
     write = issue_key(api.engine, "write")
     silence = {"matchers": ['model="m"'], "ends_at": "2099-01-01T00:00:00Z", "created_by": "t"}
     assert api("POST", "/v1/silences", json=silence, headers=bearer(write)).status_code == 201
+
+
+def test_concurrent_first_requests_of_a_new_key_check_it_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[str] = []
+
+    def counted(token: str, key: tuple[int, str, str] | None) -> bool:
+        checks.append(token)
+        return verify_secret(token, key)
+
+    monkeypatch.setattr(auth, "verify_secret", counted)
+    responses = api.concurrently("GET", "/v1/alerts", 10)
+    assert [r.status_code for r in responses] == [200] * 10
+    assert len(checks) == 1
+    wrong = api.token[:-1] + ("A" if api.token[-1] != "A" else "B")
+    refused = api.concurrently("GET", "/v1/alerts", 5, headers=bearer(wrong))
+    assert [r.status_code for r in refused] == [401] * 5
+    assert len(checks) == 2
+    assert [r.status_code for r in api.concurrently("GET", "/v1/alerts", 3)] == [200] * 3
+    assert len(checks) == 2  # remembered
 
 
 def test_a_revoked_key_is_refused_at_once(api: Api) -> None:

@@ -9,16 +9,19 @@ notifications that carried them. The SQL is in monitor/api/results_queries.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from monitor.api.results_cache import Page, ResultsCache
 from monitor.api.results_queries import (
+    DEFAULT_SERIES_FIELDS,
+    SERIES_FIELDS,
     VERSION_SQL,
     CursorError,
     HistoryFilter,
@@ -26,12 +29,15 @@ from monitor.api.results_queries import (
     Keyset,
     ResultsFilter,
     SignalStatus,
+    TooManyPointsError,
     alert_history,
     model_ids,
     model_verdict,
+    results_page,
     results_version,
+    series_body,
     signal_statuses,
-    versioned_results_page,
+    versioned,
 )
 from monitor.detection.spec import Signal
 
@@ -109,6 +115,60 @@ class ResultsPage(BaseModel):
                         }
                     ],
                     "next_cursor": "cjEuMTc5MzU4NTYwMDAwMDAwMC4xODQy",
+                }
+            ]
+        }
+    }
+
+
+class SeriesOut(BaseModel):
+    """One series: its labels, then one array per column, point k of each the same window.
+    Only the columns asked for (`fields`) are present."""
+
+    model_version: str
+    signal: str
+    feature: str = Field(description="'' for a run-level series (drift_share, ...).")
+    metric: str
+    kind: str | None
+    window_end: list[float] = Field(description="Window ends, seconds since the epoch (UTC).")
+    value: list[float | None] | None = None
+    threshold: list[float | None] | None = None
+    alert: list[bool] | None = Field(default=None, description="Breached its threshold.")
+    p_value: list[float | None] | None = None
+    effect_size: list[float | None] | None = None
+    lower: list[float | None] | None = None
+    upper: list[float | None] | None = None
+    n_reference: list[int | None] | None = None
+    n_current: list[int | None] | None = None
+    window_start: list[float] | None = Field(default=None, description="Seconds since the epoch.")
+    run_id: list[int] | None = None
+    id: list[int] | None = None
+
+
+class SeriesPage(BaseModel):
+    model_id: str
+    segment: str
+    series: list[SeriesOut]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "model_id": "churn",
+                    "segment": "",
+                    "series": [
+                        {
+                            "model_version": "3",
+                            "signal": "data_drift",
+                            "feature": "income",
+                            "metric": "ks",
+                            "kind": "numerical",
+                            "window_end": [1793584800, 1793588400, 1793592000],
+                            "value": [0.04, 0.05, 0.31],
+                            "threshold": [0.1, 0.1, 0.1],
+                            "alert": [False, False, True],
+                        }
+                    ],
                 }
             ]
         }
@@ -219,14 +279,7 @@ def _range(start: datetime | None, end: datetime | None) -> None:
         raise HTTPException(422, f"from={start.isoformat()}: must be before to={end.isoformat()}")
 
 
-@router.get(
-    "/results",
-    response_model=ResultsPage,
-    summary="Results as a time series",
-    response_description="A page of rows in window-end order.",
-)
-async def get_results(
-    request: Request,
+async def results_filter(
     *,
     model: Annotated[str, Query(min_length=1, max_length=200, pattern=LABEL)],
     version: Label | None = None,
@@ -246,17 +299,11 @@ async def get_results(
         AwareDatetime | None, Query(alias="to", description="Window end before.")
     ] = None,
     verdict: Literal["alert", "ok"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    cursor: Cursor = None,
-) -> Response:
-    """One model's results in window-end order (then id), filtered; `next_cursor` pages
-    on. An unknown model, or filters nothing matches, give an empty page."""
+) -> ResultsFilter:
+    """The filters ``GET /v1/results`` and ``GET /v1/results/series`` share (async: a
+    dependency that is not would run in the threadpool)."""
     _range(start, end)
-    try:
-        after = Keyset.decode(cursor) if cursor is not None else None
-    except CursorError as exc:
-        raise HTTPException(422, str(exc)) from None
-    selected = ResultsFilter(
+    return ResultsFilter(
         model=model,
         segment=segment,
         version=version,
@@ -267,21 +314,111 @@ async def get_results(
         end=end,
         alert=None if verdict is None else verdict == "alert",
     )
-    state = request.app.state
-    current = results_version(await state.db.fetchone(VERSION_SQL, {"model": model}))
 
-    async def build() -> Page:
-        engine = _engine(request)
-        built = await run_in_threadpool(
-            versioned_results_page, engine, selected, limit=limit, after=after
-        )
-        return Page(*built)
+
+Selected = Annotated[ResultsFilter, Depends(results_filter)]
+
+
+@router.get(
+    "/results",
+    response_model=ResultsPage,
+    summary="Results as rows",
+    response_description="A page of rows in window-end order.",
+)
+async def get_results(
+    request: Request,
+    selected: Selected,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    cursor: Cursor = None,
+) -> Response:
+    """One model's results in window-end order (then id), filtered; `next_cursor` pages
+    on. An unknown model, or filters nothing matches, give an empty page."""
+    try:
+        after = Keyset.decode(cursor) if cursor is not None else None
+    except CursorError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+    def page(conn: Connection) -> bytes:
+        return results_page(conn, selected, limit=limit, after=after)
 
     # Encoded rows (results_queries.py says why), kept while the model's results are
     # unchanged (results_cache.py).
-    cache: ResultsCache = state.results_cache
-    body = await cache.page((selected, limit, cursor), current, build)
+    body = await _cached(request, selected, ("page", selected, limit, cursor), page)
     return Response(body, media_type="application/json")
+
+
+def _series_fields(fields: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n for n in fields.split(",") if n != "window_end"))
+    unknown = [n for n in names if n not in SERIES_FIELDS]
+    if unknown:
+        raise HTTPException(
+            422,
+            f"fields={fields!r}: unknown {', '.join(unknown)}; one of {', '.join(SERIES_FIELDS)}",
+        )
+    return names
+
+
+@router.get(
+    "/results/series",
+    response_model=SeriesPage,
+    response_model_exclude_none=True,
+    summary="Results as time series",
+    response_description="One series per model version, signal, feature and metric.",
+)
+async def get_series(
+    request: Request,
+    selected: Selected,
+    fields: Annotated[
+        str,
+        Query(
+            max_length=300,
+            pattern=r"^[a-z_]+(,[a-z_]+)*$",
+            description="The per-point columns besides `window_end`, comma-separated: "
+            + ", ".join(SERIES_FIELDS)
+            + ".",
+        ),
+    ] = ",".join(DEFAULT_SERIES_FIELDS),
+    limit: Annotated[
+        int, Query(ge=1, le=100_000, description="Refuse (422) a selection of more points.")
+    ] = 10_000,
+) -> Response:
+    """The same rows as `GET /v1/results`, as a plot or a dashboard reads them: labels
+    once per series, then one array per column in window-end order, times in seconds
+    since the epoch (as Prometheus' range queries). A selection of more than `limit`
+    points is refused rather than cut: narrow `from`/`to` or the filters."""
+    names = _series_fields(fields)
+
+    def body(conn: Connection) -> bytes:
+        return series_body(conn, selected, fields=names, limit=limit)
+
+    try:
+        encoded = await _cached(request, selected, ("series", selected, names, limit), body)
+    except TooManyPointsError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return Response(encoded, media_type="application/json")
+
+
+async def _cached(
+    request: Request,
+    selected: ResultsFilter,
+    key: Hashable,
+    body: Callable[[Connection], bytes],
+) -> bytes:
+    """The body for ``key`` (a request for ``selected``) from this process's results
+    cache, built by ``body`` (in the threadpool, on the sync engine) when the model's
+    results changed since it was kept."""
+    state = request.app.state
+    model = selected.model
+    # Read with the key check (auth.authorize_results), unless the key was new.
+    current: int | None = getattr(request.state, "results_version", None)
+    if current is None:
+        current = results_version(await state.db.fetchone(VERSION_SQL, {"model": model}))
+
+    async def build() -> Page:
+        return Page(*await run_in_threadpool(versioned, _engine(request), model, body))
+
+    cache: ResultsCache = state.results_cache
+    return await cache.page(key, current, build)
 
 
 def _model_status(model_id: str, signals: list[SignalStatus], firing: int) -> ModelStatus:
