@@ -23,6 +23,7 @@ from monitor.cli_dashboards import dashboards_app
 from monitor.cli_docs import docs_app
 from monitor.cli_report import report
 from monitor.cli_resources import models_app, monitors_delete, monitors_show, rules_show
+from monitor.cli_results import alerts_history, results, status
 from monitor.cli_support import console
 from monitor.cli_support import settings as _settings
 from monitor.cli_support import stop_on_signals as _stop_on_signals
@@ -54,6 +55,9 @@ app.add_typer(models_app, name="models")
 monitors_app.command("show")(monitors_show)
 monitors_app.command("delete")(monitors_delete)
 rules_app.command("show")(rules_show)
+app.command("status")(status)
+app.command("results")(results)
+alerts_app.command("history")(alerts_history)
 app.add_typer(docs_app, name="docs")
 
 # ingest, detect and alert serve Prometheus /metrics on this port (docs/architecture.md).
