@@ -9,7 +9,6 @@ key whose scope is too low is 403. The scope a route needs: ``read`` for GET and
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from anyio import to_thread
 from fastapi import HTTPException, Request
 
 from monitor.api.async_db import AsyncDatabase
+from monitor.api.single_flight import SingleFlight
 from monitor.apikeys import Identity, Scope, forget, needs_touch, parse_token, recall, verify_secret
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -57,26 +57,12 @@ class _Checked:
 
 # Tokens being verified (scrypt) now, by SHA-256: concurrent first requests with one new
 # token wait for one check instead of each spending ~50 ms of CPU on it.
-_VERIFYING: dict[bytes, asyncio.Future[bool]] = {}
+_VERIFYING: SingleFlight[bool] = SingleFlight()
 
 
 async def _verify_once(token: str, key: tuple[int, str, str] | None) -> bool:
     fingerprint = hashlib.sha256(token.encode()).digest()
-    pending = _VERIFYING.get(fingerprint)
-    if pending is not None:
-        return await asyncio.shield(pending)
-    future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    _VERIFYING[fingerprint] = future
-    try:
-        ok = await to_thread.run_sync(verify_secret, token, key)
-    except BaseException as exc:
-        future.set_exception(exc)
-        future.exception()  # retrieved: no "never retrieved" log when nobody waits
-        raise
-    finally:
-        del _VERIFYING[fingerprint]
-    future.set_result(ok)
-    return ok
+    return await _VERIFYING.join(fingerprint, lambda: to_thread.run_sync(verify_secret, token, key))
 
 
 async def _authenticate(db: AsyncDatabase, token: str, model: str | None) -> _Checked:

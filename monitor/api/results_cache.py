@@ -22,6 +22,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
+from monitor.api.single_flight import SingleFlight
+
 
 @dataclass(frozen=True)
 class Page:
@@ -41,7 +43,7 @@ class ResultsCache:
         self.max_page_bytes = max_bytes // 8
         self._pages: OrderedDict[Hashable, Page] = OrderedDict()
         self._bytes = 0
-        self._building: dict[Hashable, asyncio.Future[Page]] = {}
+        self._builds: SingleFlight[Page] = SingleFlight()
         self.hits = 0
         self.misses = 0
 
@@ -61,7 +63,7 @@ class ResultsCache:
                 self._pages.move_to_end(key)
                 self.hits += 1
                 return kept.body
-            pending = self._building.get(key)
+            pending = self._builds.running(key)
             if pending is None:
                 break
             try:
@@ -75,20 +77,7 @@ class ResultsCache:
                 return built.body
             # Built from an older snapshot than this request's version: look again.
         self.misses += 1
-        future: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
-        self._building[key] = future
-        try:
-            built = await build()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" log when nobody waits
-            raise
-        finally:
-            del self._building[key]
-        future.set_result(built)
+        built = await self._builds.run(key, build)
         self._keep(key, built)
         return built.body
 
