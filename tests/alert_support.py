@@ -34,6 +34,22 @@ class Row:
     effect_size: float | None = None
 
 
+# One rule on data drift per feature, its notifications to one webhook (${URL}) at once.
+FEATURE_DRIFT_RULES = """
+version: 1
+receivers:
+  - {name: hook, type: webhook, url: "${URL}"}
+route: {receiver: hook, group_by: [alertname, model], group_wait: 0s}
+groups:
+  - name: g
+    rules:
+      - alert: FeatureDrift
+        matchers: ['signal="data_drift"', 'feature!=""']
+        condition: alert == 1
+        annotations: {summary: "{feature} drifted"}
+"""
+
+
 def monitor_id(engine: Engine, model: str = "credit") -> int:
     """A monitor row to hang runs on (results need one; its spec is not used here)."""
     with Session(engine) as session, session.begin():

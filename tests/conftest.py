@@ -133,3 +133,22 @@ def outage(db: Engine) -> Iterator[Engine]:
     yield db
     with db.begin() as conn:
         conn.execute(text(UNFAULT_SQL))
+
+
+@pytest.fixture
+def run_cli(db: Engine, database_url: str) -> Callable[..., str]:
+    """``run_cli(*args, code=0)``: `driftwarden ARGS` in-process against the emptied test
+    database; checks the exit code and returns the output."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from monitor.cli import app  # noqa: PLC0415
+
+    runner = CliRunner()
+    env = {"DRIFTWARDEN_DATABASE_URL": database_url, "COLUMNS": "200"}
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke

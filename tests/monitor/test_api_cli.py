@@ -12,9 +12,7 @@ import pytest
 from factories import MODEL, events, recent_start, register
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
-from monitor.cli import app as cli
 from monitor.config import load_settings
 from monitor.ingest.catalog import ModelCatalog
 from monitor.ingest.prepare import Preparer
@@ -43,16 +41,8 @@ def dead_letters(engine: Engine, payloads: list[bytes]) -> None:
 
 
 @pytest.fixture
-def run(db: Engine, database_url: str) -> object:
-    runner = CliRunner()
-    env = {"DRIFTWARDEN_DATABASE_URL": database_url, "COLUMNS": "200"}
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(cli, list(args), env=env)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
+def run(run_cli: object) -> object:
+    return run_cli
 
 
 def test_models_register_list_and_show(run: object, tmp_path: Path) -> None:

@@ -11,7 +11,16 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from alert_support import HOUR, T0, Row, apply_text, drift, monitor_id, write_window
+from alert_support import (
+    FEATURE_DRIFT_RULES,
+    HOUR,
+    T0,
+    Row,
+    apply_text,
+    drift,
+    monitor_id,
+    write_window,
+)
 from api_support import Api, bearer, issue_key
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
@@ -28,19 +37,6 @@ from monitor.detection.spec import MonitorSpec
 from monitor.resources import MonitorDoc, upsert_monitor
 
 FEATURES = ("age", "income", "tenure")
-CONFIG = """
-version: 1
-receivers:
-  - {name: hook, type: webhook, url: "${URL}"}
-route: {receiver: hook, group_by: [alertname, model], group_wait: 0s}
-groups:
-  - name: g
-    rules:
-      - alert: FeatureDrift
-        matchers: ['signal="data_drift"', 'feature!=""']
-        condition: alert == 1
-        annotations: {summary: "{feature} drifted"}
-"""
 INJECTIONS = (
     "credit' OR '1'='1",
     "x'; DROP TABLE results; --",
@@ -383,7 +379,7 @@ def test_status_is_the_newest_window_of_each_signal(db: Engine, api: Api) -> Non
         )
     write_window(db, 3, drift({"age": False, "income": True, "tenure": False}))
     with RecordingReceiver() as hook, httpx.Client(timeout=5) as client:
-        apply_text(db, CONFIG, {"URL": hook.url})
+        apply_text(db, FEATURE_DRIFT_RULES, {"URL": hook.url})
         run_cycle(db, client, now=T0 + 4 * HOUR)
 
     credit = api("GET", "/v1/models/credit/status")
@@ -427,7 +423,7 @@ def test_alert_history_shows_instances_their_windows_and_notifications(
     db: Engine, api: Api
 ) -> None:
     with RecordingReceiver() as hook, httpx.Client(timeout=5) as client:
-        apply_text(db, CONFIG, {"URL": hook.url})
+        apply_text(db, FEATURE_DRIFT_RULES, {"URL": hook.url})
         for k, drifted in enumerate((True, False, False, False)):
             write_window(db, k, drift({"income": drifted, "age": False}))
             run_cycle(db, client, now=T0 + (k + 1) * HOUR + timedelta(minutes=1))
@@ -498,7 +494,7 @@ def test_every_route_needs_a_live_key(db: Engine, api: Api) -> None:
 def test_injection_in_any_filter_changes_nothing(db: Engine, api: Api) -> None:
     _series(db, windows=2)
     with RecordingReceiver() as hook, httpx.Client(timeout=5) as client:
-        apply_text(db, CONFIG, {"URL": hook.url})
+        apply_text(db, FEATURE_DRIFT_RULES, {"URL": hook.url})
         run_cycle(db, client, now=T0 + 3 * HOUR)
     before = _counts(db)
     results_params = ("model", "version", "signal", "feature", "segment", "metric", "verdict")

@@ -8,42 +8,20 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from alert_support import HOUR, T0, apply_text, drift, write_window
+from alert_support import FEATURE_DRIFT_RULES, HOUR, T0, apply_text, drift, write_window
 from sqlalchemy import Engine
-from typer.testing import CliRunner
 
 from monitor.alerting.alerter import run_cycle
-from monitor.cli import app as cli
 from monitor.demo.receiver import RecordingReceiver
 
 FEATURES = ("age", "income", "tenure")
-RULES = """
-version: 1
-receivers:
-  - {name: hook, type: webhook, url: "${URL}"}
-route: {receiver: hook, group_by: [alertname, model], group_wait: 0s}
-groups:
-  - name: g
-    rules:
-      - alert: FeatureDrift
-        matchers: ['signal="data_drift"', 'feature!=""']
-        condition: alert == 1
-"""
 
 Invoke = Callable[..., str]
 
 
 @pytest.fixture
-def run(db: Engine, database_url: str) -> Invoke:
-    runner = CliRunner()
-    env = {"DRIFTWARDEN_DATABASE_URL": database_url, "COLUMNS": "200"}
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(cli, list(args), env=env)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
+def run(run_cli: Invoke) -> Invoke:
+    return run_cli
 
 
 def _windows(db: Engine, n: int = 4) -> None:
@@ -88,7 +66,7 @@ def test_status_shows_each_signal_s_newest_window(run: Invoke, db: Engine) -> No
 def test_alerts_history_lists_instances_and_their_notifications(run: Invoke, db: Engine) -> None:
     _windows(db, n=2)
     with RecordingReceiver() as hook, httpx.Client(timeout=5) as client:
-        apply_text(db, RULES, {"URL": hook.url})
+        apply_text(db, FEATURE_DRIFT_RULES, {"URL": hook.url})
         run_cycle(db, client, now=T0 + 3 * HOUR)
     items = json.loads(run("alerts", "history", "--output", "json"))
     assert {i["labels"]["feature"] for i in items} == set(FEATURES)
