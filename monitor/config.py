@@ -27,13 +27,20 @@ class ConfigError(ValueError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
+    # The PostgreSQL database every role reads and writes (postgresql:// URL).
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    # The Kafka brokers ingest consumes from, comma-separated host:port.
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Prediction events (docs/ingestion.md), also KServe inference-logger pairs.
     predictions_topic: str = "driftwarden.predictions"
+    # Ground-truth labels, joined to their predictions by event_id.
     labels_topic: str = "driftwarden.labels"
     # Features logged apart from their predictions (joined by event_id).
     features_topic: str = "driftwarden.features"
+    # The Kafka consumer group of `driftwarden ingest` processes.
     consumer_group: str = "driftwarden-ingest"
+    # Ingest writes a batch (one transaction, then the offset commit) at this many
+    # messages or after batch_max_wait_ms, whichever comes first.
     batch_size: int = Field(default=2000, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(default=1000, ge=1, le=600_000)
     # Kafka group-membership timeout; Apache Kafka's default is 45 s.
@@ -64,8 +71,9 @@ class Settings(BaseSettings):
     # on one host needs its own port: their --metrics-port option overrides this. The
     # API serves GET /metrics on its own port.
     metrics_port: int = Field(default=9464, ge=0, le=65535)
-    # Memory for encoded GET /v1/results pages in each API process, answered again while
-    # their model's results are unchanged (monitor/api/results_cache.py); 0 keeps none.
+    # Memory for encoded answers of GET /v1/results and /v1/results/series in each API
+    # process, answered again while their model's results are unchanged
+    # (monitor/api/results_cache.py); 0 keeps none.
     api_results_cache_mb: int = Field(default=64, ge=0, le=4096)
     # Receiver URLs sent through the API (POST /v1/rules/apply) may not point to
     # loopback, private, link-local or other non-public addresses, unless their host or
