@@ -29,7 +29,7 @@ from monitor.alerting.alerter import run_cycle
 from monitor.api import results_queries
 from monitor.api.results_cache import ResultsCache
 from monitor.api.results_queries import ResultsFilter, results_sql
-from monitor.api.routers.results import SeriesPage
+from monitor.api.routers.results import ResultOut, SeriesOut, SeriesPage
 from monitor.apikeys import revoke_key
 from monitor.db.models import ApiKey, DetectorRun
 from monitor.demo.receiver import RecordingReceiver
@@ -221,6 +221,14 @@ def test_series_are_the_rows_grouped_by_version_signal_feature_and_metric(
     assert set(income[0]) == {*labels, "kind", "window_end", "value", "threshold", "alert"}
     assert income[0]["alert"] == [False, True] * 3
     SeriesPage.model_validate(body)
+
+
+def test_the_encoded_rows_and_series_match_their_documented_models() -> None:
+    """Pages are encoded from msgspec structs and SQL columns, not from the pydantic
+    models the OpenAPI document shows: the two must name the same fields."""
+    assert list(results_queries.ResultRow.__struct_fields__) == list(ResultOut.model_fields)
+    labels = {*results_queries.SERIES_LABELS, "kind", "window_end"}
+    assert set(SeriesOut.model_fields) - labels == set(results_queries.SERIES_FIELDS)
 
 
 def test_series_refuse_unknown_fields_and_too_many_points(db: Engine, api: Api) -> None:
