@@ -27,13 +27,6 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-_BUMP = """
-INSERT INTO results_versions AS v (model_id, version, txid)
-VALUES ({model}, nextval('results_version_seq'), pg_current_xact_id()::text::bigint)
-ON CONFLICT (model_id) DO UPDATE SET version = excluded.version, txid = excluded.txid
-WHERE v.txid <> excluded.txid;
-"""
-
 
 def upgrade() -> None:
     op.execute("CREATE SEQUENCE results_version_seq")
@@ -44,16 +37,36 @@ def upgrade() -> None:
         sa.Column("txid", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("model_id"),
     )
+    # A transaction's rows are nearly always of one model: the model bumped last is kept
+    # in a transaction-local setting, so the rows after the first cost a comparison, not
+    # an upsert (a savepoint rolled back takes the setting back with its bump). The
+    # upsert's txid condition covers a transaction that goes back to an earlier model.
     op.execute(
-        f"""
+        """
+        CREATE FUNCTION results_version_bump(model text) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+          IF current_setting('driftwarden.results_bumped', true) IS NOT DISTINCT FROM model
+          THEN
+            RETURN;
+          END IF;
+          INSERT INTO results_versions AS v (model_id, version, txid)
+          VALUES (model, nextval('results_version_seq'), pg_current_xact_id()::text::bigint)
+          ON CONFLICT (model_id) DO UPDATE SET version = excluded.version, txid = excluded.txid
+          WHERE v.txid <> excluded.txid;
+          PERFORM set_config('driftwarden.results_bumped', model, true);
+        END $$
+        """
+    )
+    op.execute(
+        """
         CREATE FUNCTION results_changed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
           IF TG_OP <> 'DELETE' THEN
-            {_BUMP.format(model="NEW.model_id")}
+            PERFORM results_version_bump(NEW.model_id);
           END IF;
           IF TG_OP = 'DELETE'
              OR (TG_OP = 'UPDATE' AND OLD.model_id IS DISTINCT FROM NEW.model_id) THEN
-            {_BUMP.format(model="OLD.model_id")}
+            PERFORM results_version_bump(OLD.model_id);
           END IF;
           RETURN NULL;
         END $$
@@ -85,5 +98,6 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER results_version ON results")
     op.execute("DROP FUNCTION results_truncated()")
     op.execute("DROP FUNCTION results_changed()")
+    op.execute("DROP FUNCTION results_version_bump(text)")
     op.drop_table("results_versions")
     op.execute("DROP SEQUENCE results_version_seq")

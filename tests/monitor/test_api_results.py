@@ -313,6 +313,20 @@ def test_results_versions_change_once_per_writing_transaction(db: Engine) -> Non
         conn.execute(text("DELETE FROM results WHERE model_id = 'credit'"))
         conn.rollback()
     assert version() == after
+    # One transaction over two models, back and forth: each gets a new version.
+    write_window(db, 0, drift({"age": True}), model="churn")
+
+    def versions() -> dict[str, int]:
+        with db.connect() as conn:
+            rows = conn.execute(text("SELECT model_id, version FROM results_versions")).all()
+        return {r.model_id: r.version for r in rows}
+
+    before_both = versions()
+    with db.begin() as conn:
+        for model in ("credit", "churn", "credit"):
+            conn.execute(text("UPDATE results SET value = 0 WHERE model_id = :m"), {"m": model})
+    after_both = versions()
+    assert all(after_both[m] != before_both[m] for m in ("credit", "churn"))
 
 
 def test_the_series_query_uses_the_series_index(db: Engine) -> None:
