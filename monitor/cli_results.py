@@ -48,36 +48,37 @@ def status(
             by_model, firing = signal_statuses(conn, model)
     finally:
         engine.dispose()
-    doc = [
-        {
-            "model_id": m,
-            "verdict": model_verdict(by_model.get(m, [])),
-            "firing_alerts": firing.get(m, 0),
-            "signals": [
-                {
-                    **vars(s),
-                    "window_start": s.window_start.isoformat(),
-                    "window_end": s.window_end.isoformat(),
-                }
-                for s in by_model.get(m, [])
-            ],
-        }
-        for m in models
-    ]
+    verdicts = {m: model_verdict(by_model.get(m, [])) for m in models}
     if output == "json":
+        doc = [
+            {
+                "model_id": m,
+                "verdict": verdicts[m],
+                "firing_alerts": firing.get(m, 0),
+                "signals": [
+                    {
+                        **vars(s),
+                        "window_start": s.window_start.isoformat(),
+                        "window_end": s.window_end.isoformat(),
+                    }
+                    for s in by_model.get(m, [])
+                ],
+            }
+            for m in models
+        ]
         console.print_json(json.dumps({"models": doc}))
         return
     table = Table("model", "verdict", "signal", "version", "window end", "alerting rows", "firing")
     for m in models:
-        verdict, first = model_verdict(by_model.get(m, [])), True
+        first = True
         for s in by_model.get(m, []):
             alerting = f"{s.alerting}/{s.results}"
             end = s.window_end.isoformat()
-            shown = (m, verdict) if first else ("", "")
+            shown = (m, verdicts[m]) if first else ("", "")
             table.add_row(*shown, s.signal, s.model_version, end, alerting, str(s.firing_alerts))
             first = False
         if first:  # no window yet
-            table.add_row(m, verdict, "", "", "", "", str(firing.get(m, 0)))
+            table.add_row(m, verdicts[m], "", "", "", "", str(firing.get(m, 0)))
     console.print(table)
 
 

@@ -52,14 +52,14 @@ class AsyncDatabase:
         """The first row of one statement. A connection the server dropped (a restart,
         ``pg_terminate_backend``) is discarded by the pool and the statement is tried
         once more on another, as the engine's pre-ping would have."""
+        try:
+            return await self._fetchone(sql, params)
+        except psycopg.OperationalError:
+            return await self._fetchone(sql, params)
+
+    async def _fetchone(self, sql: LiteralString, params: dict[str, Any]) -> tuple[Any, ...] | None:
         if self._pool is None:
             raise RuntimeError("the API's async database is not open (the lifespan opens it)")
-        for attempt in (1, 2):
-            try:
-                async with self._pool.connection() as conn:
-                    cursor = await conn.execute(sql, params)
-                    return await cursor.fetchone()
-            except psycopg.OperationalError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchone()
