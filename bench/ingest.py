@@ -10,6 +10,12 @@ a topic of the real broker, then measures, in the same run:
 
 and the peak RSS of a consumer process (VmHWM). Medians over --repeat runs.
 
+It also prints where the CPU goes: CPU microseconds per event (user + system, from
+/proc) of the consumer processes, of PostgreSQL (every local ``postgres`` process) and of
+the broker (a local ``tansu``) over the same 10% -> 90% span, and the same for the two
+anchors. CPU time is steadier than wall time on a shared machine, and the sum over the
+roles bounds the rate: N cores cannot store more than N / (CPU seconds per event).
+
     python bench/ingest.py [--quick] [--events N] [--repeat K]
 
 Uses DRIFTWARDEN_DATABASE_URL / DRIFTWARDEN_KAFKA_BOOTSTRAP_SERVERS when set (a scratch
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,7 +95,7 @@ def produce(bootstrap: str, topic: str, messages: list[bytes]) -> float:
     return len(messages) / elapsed
 
 
-def raw_consume(bootstrap: str, topic: str, n: int) -> float:
+def raw_consume(bootstrap: str, topic: str, n: int) -> tuple[float, dict[str, float]]:
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -99,19 +106,26 @@ def raw_consume(bootstrap: str, topic: str, n: int) -> float:
         max_poll_records=2000,
     )
     seen, began = 0, None
+    cpu_before: CpuReading = {}
     deadline = time.monotonic() + 300
     while seen < n and time.monotonic() < deadline:
         batch = consumer.poll(timeout_ms=500)
         got = sum(len(v) for v in batch.values())
         if got and began is None:
             began = time.perf_counter()  # from the first record: group join excluded
+            cpu_before = cpu_reading([os.getpid()])
         seen += got
     elapsed = time.perf_counter() - (began or time.perf_counter())
+    cpu = cpu_used(cpu_before, cpu_reading([os.getpid()]))
     consumer.close()
-    return seen / elapsed if elapsed else 0.0
+    return (seen / elapsed if elapsed else 0.0), per_event_us(cpu, seen)
 
 
-def raw_copy(url: str, messages: list[bytes]) -> float:
+def per_event_us(cpu: dict[str, float], events: int) -> dict[str, float]:
+    return {role: seconds / max(events, 1) * 1e6 for role, seconds in cpu.items()}
+
+
+def raw_copy(url: str, messages: list[bytes]) -> tuple[float, dict[str, float]]:
     rows = []
     for m in messages:
         e = json.loads(m)
@@ -131,18 +145,56 @@ def raw_copy(url: str, messages: list[bytes]) -> float:
             "CREATE TEMP TABLE raw_copy (event_id text, ts timestamptz, model_id text, "
             "model_version text, num float8[], cat text[])"
         )
-        began = time.perf_counter()
+        began, cpu_before = time.perf_counter(), cpu_reading([os.getpid()])
         with conn.cursor() as cur, cur.copy("COPY raw_copy FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["text", "timestamptz", "text", "text", "float8[]", "text[]"])
             for r in rows:
                 copy.write_row(r)
         conn.commit()
-        return len(rows) / (time.perf_counter() - began)
+        rate = len(rows) / (time.perf_counter() - began)
+        return rate, per_event_us(cpu_used(cpu_before, cpu_reading([os.getpid()])), len(rows))
 
 
 def stored(url: str) -> int:
+    """Predictions stored so far: the writer's per-hour tallies, committed with the rows,
+    are far cheaper to sum four times a second than counting the table."""
     with psycopg.connect(libpq_url(url)) as conn:
-        return int(conn.execute("SELECT count(*) FROM predictions").fetchone()[0])  # type: ignore[index]
+        row = conn.execute("SELECT coalesce(sum(events), 0) FROM event_buckets").fetchone()
+        return int(row[0])  # type: ignore[index]
+
+
+CpuReading = dict[tuple[str, int], float]
+ROLES = ("consumer", "postgres", "broker")
+_TICK = os.sysconf("SC_CLK_TCK")
+_COMM_ROLE = {"postgres": "postgres", "tansu": "broker"}
+
+
+def cpu_reading(consumers: Sequence[int] = ()) -> CpuReading:
+    """CPU seconds (user + system) used so far by each consumer process, each local
+    PostgreSQL process and the local broker, keyed by (role, pid)."""
+    out: CpuReading = {}
+    wanted = set(consumers)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        comm, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+        role = "consumer" if pid in wanted else _COMM_ROLE.get(comm)
+        if role is not None:
+            out[(role, pid)] = (int(fields[11]) + int(fields[12])) / _TICK
+    return out
+
+
+def cpu_used(before: CpuReading, after: CpuReading) -> dict[str, float]:
+    """CPU seconds by role between two readings (a process started since counts whole)."""
+    used = dict.fromkeys(ROLES, 0.0)
+    for (role, pid), seconds in after.items():
+        used[role] += seconds - before.get((role, pid), 0.0)
+    return used
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -157,10 +209,11 @@ def peak_rss_mb(pid: int) -> float:
 
 def run_consumers(
     url: str, bootstrap: str, topic: str, n: int, processes: int
-) -> tuple[float, float]:
-    """Start ``processes`` ingest processes in a fresh group; events/s and peak RSS (MB)."""
+) -> tuple[float, float, dict[str, float]]:
+    """Start ``processes`` ingest processes in a fresh group; events/s, peak RSS (MB) and
+    CPU microseconds per event by role, all over the 10% -> 90% span."""
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        conn.execute("TRUNCATE predictions")
+        conn.execute("TRUNCATE predictions, event_buckets")
     group = f"bench-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
@@ -176,16 +229,17 @@ def run_consumers(
         subprocess.Popen([CLI, "ingest"], env=env, stdout=subprocess.DEVNULL)
         for _ in range(processes)
     ]
+    pids = [p.pid for p in procs]
     peak = 0.0
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, CpuReading]] = []
     try:
         deadline = time.monotonic() + 600
         count = 0
         while count < n and time.monotonic() < deadline:
             time.sleep(0.25)
-            peak = max([peak, *(peak_rss_mb(p.pid) for p in procs)])
+            peak = max([peak, *(peak_rss_mb(pid) for pid in pids)])
             count = stored(url)
-            samples.append((time.perf_counter(), count))
+            samples.append((time.perf_counter(), count, cpu_reading(pids)))
     finally:
         for p in procs:
             p.terminate()
@@ -195,9 +249,17 @@ def run_consumers(
         raise RuntimeError(f"only {count} of {n} events stored")
     # The sustained rate: from 10% to 90% stored, leaving out the group join at the start
     # (about half the session timeout on this broker) and the last partial batches.
-    t10, c10 = next((t, c) for t, c in samples if c >= n * 0.1)
-    t90, c90 = next((t, c) for t, c in samples if c >= n * 0.9)
-    return (c90 - c10) / (t90 - t10), peak
+    t10, c10, cpu10 = next(s for s in samples if s[1] >= n * 0.1)
+    t90, c90, cpu90 = next(s for s in samples if s[1] >= n * 0.9)
+    return (c90 - c10) / (t90 - t10), peak, per_event_us(cpu_used(cpu10, cpu90), c90 - c10)
+
+
+MEASURED = ("raw_consume", "raw_copy", "one", "two")
+
+
+def cpu_line(name: str, us: dict[str, float]) -> str:
+    parts = " + ".join(f"{role} {us[role]:.1f}" for role in ROLES)
+    return f"  {name:<14} {parts} = {sum(us.values()):.1f} us CPU/event"
 
 
 def main() -> int:
@@ -239,19 +301,24 @@ def main() -> int:
             "two": [],
             "rss": [],
         }
+        # CPU microseconds per event by role, per measurement and run.
+        cpu: dict[str, list[dict[str, float]]] = {k: [] for k in MEASURED}
         for i in range(repeat):
-            figures["raw_consume"].append(raw_consume(bootstrap, topic, n))
-            figures["raw_copy"].append(raw_copy(db_url, messages))
-            one, rss = run_consumers(db_url, bootstrap, topic, n, 1)
-            figures["one"].append(one)
-            figures["rss"].append(rss)
-            two, rss2 = run_consumers(db_url, bootstrap, topic, n, 2)
-            figures["two"].append(two)
-            figures["rss"].append(rss2)
+            rate, us = raw_consume(bootstrap, topic, n)
+            figures["raw_consume"].append(rate)
+            cpu["raw_consume"].append(us)
+            rate, us = raw_copy(db_url, messages)
+            figures["raw_copy"].append(rate)
+            cpu["raw_copy"].append(us)
+            for name, processes in (("one", 1), ("two", 2)):
+                rate, rss, us = run_consumers(db_url, bootstrap, topic, n, processes)
+                figures[name].append(rate)
+                figures["rss"].append(rss)
+                cpu[name].append(us)
             print(
                 f"run {i + 1}: raw consume {figures['raw_consume'][-1]:,.0f}/s, raw COPY "
-                f"{figures['raw_copy'][-1]:,.0f}/s, one consumer {one:,.0f}/s, two {two:,.0f}/s, "
-                f"peak RSS {max(rss, rss2):.0f} MB"
+                f"{figures['raw_copy'][-1]:,.0f}/s, one consumer {figures['one'][-1]:,.0f}/s, "
+                f"two {figures['two'][-1]:,.0f}/s, peak RSS {max(figures['rss'][-2:]):.0f} MB"
             )
     med = {k: statistics.median(v) for k, v in figures.items()}
     peak = max(figures["rss"])
@@ -278,6 +345,19 @@ def main() -> int:
         f"two consumers {med['two']:,.0f}/s ({ratios['two_vs_one']:.2f}x one) | "
         f"peak RSS {peak:.0f} MB"
     )
+    cpu_med = {
+        name: {role: statistics.median(run[role] for run in runs) for role in ROLES}
+        for name, runs in cpu.items()
+    }
+    print("where the CPU goes (medians; consumer = the measured client process):")
+    for name in MEASURED:
+        print(cpu_line(name, cpu_med[name]))
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1e6 / sum(cpu_med["one"].values())
+    print(
+        f"  at that CPU cost {cores} cores hold at most {ceiling:,.0f} events/s, "
+        f"however many consumers run"
+    )
     print(
         json.dumps(
             {
@@ -290,6 +370,11 @@ def main() -> int:
                 "events_per_s_two": round(med["two"]),
                 **{k: round(v, 3) for k, v in ratios.items()},
                 "peak_rss_mb": round(peak),
+                "cpu_us_per_event": {
+                    name: {role: round(v, 1) for role, v in cpu_med[name].items()}
+                    for name in MEASURED
+                },
+                "cpu_bound_events_per_s": round(ceiling),
                 "targets": targets,
                 "pass": passed,
             }
