@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
+
+Picker = Callable[[Mapping[str, Any]], tuple[Any, ...]]
+
+
+def _picker(names: tuple[str, ...]) -> Picker:
+    """The values of ``names`` in a mapping, as a tuple in that order (KeyError if one is
+    absent). ``itemgetter`` does the lookups in C; it returns a bare value for one name."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda mapping: tuple(mapping[name] for name in names)
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,14 @@ class Layout:
         out = dict.fromkeys(self.numerical, "numerical")
         out.update(dict.fromkeys(self.categorical, "categorical"))
         return out
+
+    @cached_property
+    def pick_numerical(self) -> Picker:
+        return _picker(self.numerical)
+
+    @cached_property
+    def pick_categorical(self) -> Picker:
+        return _picker(self.categorical)
 
     def kind(self, name: str) -> str | None:
         return self.kinds.get(name)

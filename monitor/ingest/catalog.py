@@ -32,7 +32,9 @@ _STR_TYPE = frozenset({str})
 Fact = tuple[str, str]  # (feature, fact)
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ costs 3x (object.__setattr__ per field), and
+# one is made per event. Treat as immutable.
+@dataclass(slots=True)
 class MappedFeatures:
     num_values: list[float | None]
     cat_values: list[str | None]
@@ -102,25 +104,27 @@ def map_features(
 ) -> MappedFeatures:
     """Place the features in the layout's arrays and list the quality facts; a wrong type
     raises :class:`EventError` (or, with ``strict=False``, is counted as ``type_error``)."""
-    get = features.get
-    raw_num = [get(n) for n in layout.numerical]
-    raw_cat = [get(n) for n in layout.categorical]
     # Fast path for the common event: every schema feature present, numbers finite,
     # short string categories, no constraints to check, nothing extra. It is what the
     # per-value checks below would conclude, in a few C-level passes (bench/ingest.py).
-    if (
-        len(features) == len(layout.kinds)
-        and not layout.ranges
-        and not layout.categories
-        # set(map(type, ...)) runs the type checks in C rather than a Python generator.
-        and set(map(type, raw_num)) <= _NUMBER_TYPES
-        and set(map(type, raw_cat)) <= _STR_TYPE
-        and max(map(len, cast("list[str]", raw_cat)), default=0) <= MAX_CATEGORY_CHARS
-    ):
-        num_values: list[float | None] = list(map(float, cast("list[float]", raw_num)))
-        # A sum of finite floats is finite unless it overflows; then the slow path decides.
-        if math.isfinite(math.fsum(cast("list[float]", num_values))):
-            return MappedFeatures(num_values, raw_cat, None, [])
+    if len(features) == len(layout.kinds) and not layout.ranges and not layout.categories:
+        try:
+            raw_num = layout.pick_numerical(features)
+            raw_cat = layout.pick_categorical(features)
+        except KeyError:  # a schema feature is absent (so an unknown one is present)
+            pass
+        else:
+            if (
+                # set(map(type, ...)) runs the type checks in C, not a Python generator.
+                set(map(type, raw_num)) <= _NUMBER_TYPES
+                and set(map(type, raw_cat)) <= _STR_TYPE
+                and max(map(len, raw_cat), default=0) <= MAX_CATEGORY_CHARS
+            ):
+                num_values: list[float | None] = list(map(float, raw_num))
+                # A sum of finite floats is finite unless it overflows; then the slow
+                # path decides.
+                if math.isfinite(math.fsum(cast("list[float]", num_values))):
+                    return MappedFeatures(num_values, list(raw_cat), None, [])
     check = _Checker(model_id, layout, strict=strict)
     num = [check.numerical(n, features.get(n)) for n in layout.numerical]
     cat = [check.categorical(n, features.get(n)) for n in layout.categorical]

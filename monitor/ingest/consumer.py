@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 Record = Any  # kafka.consumer.fetcher.ConsumerRecord (untyped library)
 Polled = dict[TopicPartition, list[Record]]
 MAINTENANCE_INTERVAL_S = 60.0
+# How long an assigned partition with no fetch answer yet (no high watermark) keeps an
+# idle-exit run from counting as caught up. Any answer, an empty partition's too, brings
+# a high watermark; on a loaded machine the first one can take seconds after the join.
+FIRST_FETCH_WAIT_S = 30.0
 # The writer thread wakes from each database round trip needing the GIL; at Python's
 # default 5 ms switch interval it waits for the decoding thread most of that time.
 SWITCH_INTERVAL_S = 0.001
@@ -88,6 +92,7 @@ class _Pending(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, on_revoked: Callable[[TopicPartition], None] | None = None) -> None:
         self.records: Polled = {}
         self._on_revoked = on_revoked
+        self.assigned_at = time.monotonic()
 
     def add(self, polled: Polled) -> None:
         for tp, records in polled.items():
@@ -113,6 +118,7 @@ class _Pending(ConsumerRebalanceListener):  # type: ignore[misc]
                 )
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.assigned_at = time.monotonic()
         log.info(
             "assigned partitions: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)
         )
@@ -255,15 +261,20 @@ class IngestLoop:
         return rows
 
     def _caught_up(self) -> bool:
-        """Partitions assigned, and none known to hold unread records (a partition not
-        fetched yet has no high watermark; it counts as caught up, or an empty topic
-        would keep an idle consumer waiting forever)."""
+        """Partitions assigned, and none known to hold unread records. A partition not
+        fetched yet (no high watermark) is not caught up for FIRST_FETCH_WAIT_S after the
+        assignment; after that it counts as caught up, so a broker that never answers for
+        it cannot keep an idle consumer from stopping."""
         assignment = self._consumer.assignment()
         if not assignment:
             return False
+        waiting_first_fetch = time.monotonic() - self._pending.assigned_at < FIRST_FETCH_WAIT_S
         for tp in assignment:
             high = self._consumer.highwater(tp)
-            if high is not None and self._consumer.position(tp) < high:
+            if high is None:
+                if waiting_first_fetch:
+                    return False
+            elif self._consumer.position(tp) < high:
                 return False
         return True
 

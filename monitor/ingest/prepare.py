@@ -39,10 +39,19 @@ class Preparer:
     def __init__(self, settings: Settings, catalog: ModelCatalog) -> None:
         self._settings = settings
         self._catalog = catalog
+        # The accepted timestamp range for the last ``now`` seen: the consumer passes one
+        # ``now`` per batch, so the bounds are computed once a batch, not per event.
+        self._horizon: tuple[datetime, datetime, datetime] | None = None
 
     def _check_time(self, ts: datetime, now: datetime) -> None:
-        oldest = now - timedelta(days=self._settings.retention_days)
-        newest = now + timedelta(seconds=self._settings.max_future_skew_s)
+        horizon = self._horizon  # one read: HTTP ingest may share this across threads
+        if horizon is None or horizon[0] is not now:
+            horizon = self._horizon = (
+                now,
+                now - timedelta(days=self._settings.retention_days),
+                now + timedelta(seconds=self._settings.max_future_skew_s),
+            )
+        _, oldest, newest = horizon
         if not oldest <= ts <= newest:
             raise EventError(
                 "timestamp_out_of_range",

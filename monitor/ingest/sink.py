@@ -35,7 +35,7 @@ from monitor.db.models import (
     QualityCount,
 )
 from monitor.db.partitions import PartitionManager
-from monitor.epoch import floor_to
+from monitor.epoch import EPOCH, floor_to
 from monitor.events import FeatureLogEvent, LabelEvent, PredictionEvent
 from monitor.ingest.catalog import Fact, MappedFeatures, ModelCatalog, map_features
 
@@ -52,7 +52,9 @@ _COLUMNS = (
 _STAGE = "_stage_predictions"
 
 
-@dataclass(frozen=True)
+# Source and PreparedPrediction are made per message: not frozen, as a frozen dataclass's
+# __init__ costs 3x (object.__setattr__ per field). Treat them as immutable.
+@dataclass(slots=True)
 class Source:
     """Where a message came from: ``topic[partition]@offset``."""
 
@@ -74,7 +76,7 @@ class Rejected:
     model_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PreparedPrediction:
     event: PredictionEvent
     # None: the features are expected from a feature log.
@@ -246,17 +248,35 @@ class BatchWriter:
                 )
             with cur.copy(f"COPY {_STAGE} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(cb.stream([p.row for p in unique.values()]))
+            # The stored rows come back counted per (model, version, hour bucket) by
+            # PostgreSQL, not one by one: a row each costs the writer thread (and the
+            # GIL) a tuple to load and a bucket to compute. Only the stored events that
+            # have quality facts to count come back by key.
+            with_facts = [
+                p.event.event_id
+                for p in unique.values()
+                if p.features is not None and p.features.facts
+            ]
             cur.execute(
-                f"INSERT INTO predictions ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGE} "
-                "ON CONFLICT DO NOTHING RETURNING event_id, ts"
+                f"WITH stored AS (INSERT INTO predictions ({_COLUMNS}) "
+                f"SELECT {_COLUMNS} FROM {_STAGE} ON CONFLICT DO NOTHING "
+                "RETURNING event_id, ts, model_id, model_version) "
+                "SELECT model_id, model_version, date_bin(%(size)s, ts, %(epoch)s), count(*), "
+                "array_agg(event_id) FILTER (WHERE event_id = ANY(%(ids)s)), "
+                "array_agg(ts) FILTER (WHERE event_id = ANY(%(ids)s)) "
+                "FROM stored GROUP BY 1, 2, 3",
+                {"size": EVENT_BUCKET, "epoch": EPOCH, "ids": with_facts},
             )
-            inserted = cur.fetchall()
-        for key in inserted:
-            p = unique[key]
-            tally[_tally_key(p.event.model_id, p.event.model_version, p.event.timestamp)] += 1
-            if p.features is not None:
-                self._count(facts, p.event, p.features.facts)
-        return len(inserted)
+            counted = cur.fetchall()
+        stored = 0
+        for model_id, version, bucket, n, ids, stamps in counted:
+            tally[(model_id, version, bucket, "events")] += n
+            stored += n
+            for key in zip(ids or (), stamps or (), strict=True):
+                p = unique[key]
+                if p.features is not None:
+                    self._count(facts, p.event, p.features.facts)
+        return stored
 
     @staticmethod
     def _count(
