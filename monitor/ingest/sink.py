@@ -128,10 +128,10 @@ def _bucket(ts: datetime, size: timedelta = QUALITY_BUCKET) -> datetime:
     return floor_to(ts, size)
 
 
-def _tally_key(
-    model_id: str, version: str, ts: datetime, column: str = "events"
-) -> tuple[str, str, datetime, str]:
-    return (model_id, version, _bucket(ts, EVENT_BUCKET), column)
+def _change_key(model_id: str, version: str, ts: datetime) -> tuple[str, str, datetime, str]:
+    """The tally key of a change (features joined, a label) to a stored prediction. Stored
+    predictions are tallied by PostgreSQL (``_insert_predictions``), on the same buckets."""
+    return (model_id, version, _bucket(ts, EVENT_BUCKET), "changes")
 
 
 def _jsonb(value: Any) -> Jsonb | None:
@@ -328,7 +328,7 @@ class BatchWriter:
             )
             if updated.rowcount:  # type: ignore[attr-defined]
                 joined.add(event_id)
-                tally[_tally_key(model_id, version, ts, "changes")] += 1
+                tally[_change_key(model_id, version, ts)] += 1
                 self._count(facts, event, mapped.facts)
         return joined
 
@@ -459,7 +459,7 @@ class BatchWriter:
             {"ids": list(latest)},
         )
         for model_id, version, ts in stored:
-            tally[_tally_key(model_id, version, ts, "changes")] += 1
+            tally[_change_key(model_id, version, ts)] += 1
         return len(latest)
 
     @staticmethod
