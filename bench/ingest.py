@@ -56,7 +56,9 @@ PARTITIONS = 4
 CLI = str(Path(sys.executable).parent / "driftwarden")
 
 
-def make_messages(n: int, seed: int = 0) -> list[bytes]:
+def make_messages(n: int, seed: int = 0) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs, keyed by event id as monitor.sdk.PredictionLogger keys them:
+    the events spread over every partition, so a second consumer has a share to take."""
     rng = np.random.default_rng(seed)
     num = np.round(rng.normal(size=(n, N_NUM)) * 100, 4)
     cats = rng.integers(0, 12, size=(n, N_CAT))
@@ -65,8 +67,9 @@ def make_messages(n: int, seed: int = 0) -> list[bytes]:
     for i in range(n):
         features: dict[str, Any] = dict(zip(NUM, num[i].tolist(), strict=True))
         features.update({k: f"level_{c}" for k, c in zip(CAT, cats[i].tolist(), strict=True)})
+        event_id = uuid.uuid4().hex
         event = {
-            "event_id": uuid.uuid4().hex,
+            "event_id": event_id,
             "model_id": "bench",
             "model_version": "1",
             "timestamp": (start + timedelta(milliseconds=i)).isoformat(),
@@ -74,11 +77,11 @@ def make_messages(n: int, seed: int = 0) -> list[bytes]:
             "prediction": int(i % 2),
             "scores": {"0": 0.4, "1": 0.6},
         }
-        out.append(json.dumps(event).encode())
+        out.append((event_id.encode(), json.dumps(event).encode()))
     return out
 
 
-def produce(bootstrap: str, topic: str, messages: list[bytes]) -> float:
+def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> float:
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,
         linger_ms=20,
@@ -87,8 +90,8 @@ def produce(bootstrap: str, topic: str, messages: list[bytes]) -> float:
         compression_type=None,
     )
     began = time.perf_counter()
-    for m in messages:
-        producer.send(topic, value=m, key=b"bench")
+    for key, value in messages:
+        producer.send(topic, value=value, key=key)
     producer.flush()
     elapsed = time.perf_counter() - began
     producer.close()
@@ -125,10 +128,10 @@ def per_event_us(cpu: dict[str, float], events: int) -> dict[str, float]:
     return {role: seconds / max(events, 1) * 1e6 for role, seconds in cpu.items()}
 
 
-def raw_copy(url: str, messages: list[bytes]) -> tuple[float, dict[str, float]]:
+def raw_copy(url: str, messages: list[tuple[bytes, bytes]]) -> tuple[float, dict[str, float]]:
     rows = []
-    for m in messages:
-        e = json.loads(m)
+    for _, value in messages:
+        e = json.loads(value)
         f = e["features"]
         rows.append(
             (
@@ -291,7 +294,7 @@ def main() -> int:
         ensure_topics(bootstrap, [topic], partitions=PARTITIONS)
         messages = make_messages(n)
         produce_rate = produce(bootstrap, topic, messages)
-        size = sum(map(len, messages)) // n
+        size = sum(len(value) for _, value in messages) // n
         print(f"{n} events of ~{size} bytes; produced at {produce_rate:,.0f}/s")
 
         figures: dict[str, list[float]] = {

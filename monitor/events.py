@@ -1,6 +1,6 @@
 """Wire schemas of the events model servers send (version 1), decoded with msgspec.
 
-A prediction event (``driftwarden.predictions``, keyed by model id)::
+A prediction event (``driftwarden.predictions``, keyed by event id)::
 
     {"event_id": "7f0c...", "model_id": "fraud", "model_version": "3",
      "timestamp": "2026-11-26T10:00:00Z",

@@ -136,7 +136,7 @@ class PredictionLogger:
         event_id: str | None = None,
         timestamp: datetime | None = None,
     ) -> str:
-        """Queue one prediction event (keyed by model id); return its ``event_id``.
+        """Queue one prediction event (keyed by event id); return its ``event_id``.
         ``features=None``: the features are logged apart with :meth:`log_features`."""
         event_id = event_id or uuid.uuid4().hex
         try:
@@ -153,7 +153,12 @@ class PredictionLogger:
                 event["scores"] = scores
             if segment is not None:
                 event["segment"] = segment
-            self._send(self._predictions_topic, model_id.encode(), _json(event))
+            # Keyed by event id, not model id: a busy model's predictions spread over all
+            # partitions, so more consumers share its load. Nothing downstream needs one
+            # model's events in order (writes are idempotent, joins and tallies are not
+            # order-sensitive); murmur2 of a fleet's model ids piles them onto a few
+            # partitions (16 ids of one pattern: half on one partition of 4).
+            self._send(self._predictions_topic, event_id.encode(), _json(event))
         except Exception as exc:  # e.g. features that are not JSON-able
             self._on_error(exc)
         return event_id

@@ -39,11 +39,16 @@ def test_predictions_features_and_labels_reach_their_topics(settings: Settings) 
         session_timeout_ms=6000,
     )
     got: dict[str, bytes] = {}
+    keys: dict[str, bytes] = {}
     deadline = time.monotonic() + 30
     while len(got) < 3 and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=500).values():
             got.update({r.topic: r.value for r in records})
+            keys.update({r.topic: r.key for r in records})
     consumer.close()
+    # Every event is keyed by its event id, predictions too: one busy model's predictions
+    # spread over all partitions (and so over all consumers of the group).
+    assert keys == dict.fromkeys(topics, event_id.encode())
     assert json.loads(got[topics[0]])["event_id"] == event_id
     assert "features" not in json.loads(got[topics[0]])
     assert b"NaN" in got[topics[1]]
