@@ -110,9 +110,14 @@ def recent_start(days_ago: int = 3) -> datetime:
 
 
 def store(
-    engine: Engine, evs: list[dict[str, Any]], *, topic: str = "driftwarden.predictions"
+    engine: Engine,
+    evs: list[dict[str, Any]],
+    *,
+    topic: str = "driftwarden.predictions",
+    writer: BatchWriter | None = None,
 ) -> Any:
-    """Write events through the same prepare + batch-write path as ingest (no Kafka)."""
+    """Write events through the same prepare + batch-write path as ingest (no Kafka);
+    ``writer`` carries a writer's state from batch to batch, as in a consumer."""
 
     settings = load_settings()
     catalog = ModelCatalog(refresh_s=0)
@@ -122,7 +127,7 @@ def store(
         for i, e in enumerate(evs):
             preparer.add(session, batch, Source(topic, 0, i), encode(e))
         assert not batch.rejected, batch.rejected
-        return BatchWriter(engine, catalog).write(session, batch)
+        return (writer or BatchWriter(engine, catalog)).write(session, batch)
 
 
 def settings_env(settings: Any) -> dict[str, str]:

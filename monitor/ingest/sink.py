@@ -19,6 +19,7 @@ from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -50,6 +51,7 @@ _COLUMNS = (
     "prediction, scores, segment"
 )
 _STAGE = "_stage_predictions"
+_CREATING = "created, not committed yet"
 
 
 # Source and PreparedPrediction are made per message: not frozen, as a frozen dataclass's
@@ -138,11 +140,44 @@ def _jsonb(value: Any) -> Jsonb | None:
     return None if value is None else Jsonb(value)
 
 
+def _copy_new(cur: psycopg.Cursor[Any], rows: list[bytes]) -> bool:
+    """COPY the rows straight into ``predictions``: a third less PostgreSQL CPU per event
+    than the staging merge, and as cheap on the writer thread. False, with nothing
+    written, if one of them was stored before (a replay): the caller merges instead."""
+    cur.execute("SAVEPOINT copy_new")
+    try:
+        with cur.copy(f"COPY predictions ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(cb.stream(rows))
+    except psycopg.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT copy_new")
+        return False
+    cur.execute("RELEASE SAVEPOINT copy_new")
+    return True
+
+
+def _stored_tally(stored: Iterable[PreparedPrediction]) -> BucketTally:
+    """Stored predictions counted per (model, version, hour bucket), the buckets of
+    ``date_bin`` in the merge: grouped on epoch seconds first, as a datetime per event
+    costs 3x."""
+    hours: Counter[tuple[str, str, float]] = Counter(
+        (p.event.model_id, p.event.model_version, p.event.timestamp.timestamp() // BUCKET_SECONDS)
+        for p in stored
+    )
+    return Counter(
+        {
+            (model_id, version, EPOCH + timedelta(seconds=step * BUCKET_SECONDS), "events"): n
+            for (model_id, version, step), n in hours.items()
+        }
+    )
+
+
 class BatchWriter:
     def __init__(self, engine: Engine, catalog: ModelCatalog) -> None:
         self._engine = engine
         self._catalog = catalog
         self.partitions = PartitionManager()
+        # True after a batch met predictions stored before: the next batch merges too.
+        self._merging = False
 
     def write(self, session: Session, batch: Batch) -> WriteCounts:
         """Write the whole batch and commit, or raise with nothing written."""
@@ -170,7 +205,7 @@ class BatchWriter:
         new_dead_letters = self._store_dead_letters(session, batch.rejected)
         info = session.connection().info  # the database connection's, not the session's
         session.commit()
-        if predictions:
+        if info.get(_STAGE) == _CREATING:
             info[_STAGE] = True  # committed: the staging table exists from now on
         metrics.record_write(
             seconds=time.perf_counter() - started,
@@ -231,45 +266,65 @@ class BatchWriter:
         facts: Counter[tuple[str, str, datetime, str, str]],
         tally: BucketTally,
     ) -> int:
-        # Duplicates inside the batch are dropped here, so each key is staged once.
+        # Duplicates inside the batch are dropped here, so each key is written once.
         unique = {(p.event.event_id, p.event.timestamp): p for p in predictions}
         if not unique:
             return 0
         conn = session.connection()
         pg = conn.connection.driver_connection
+        rows = [p.row for p in unique.values()]
         with pg.cursor() as cur:  # type: ignore[union-attr]
-            # Once per database connection: write() marks it in the connection's info
-            # (which lives as long as the connection) after the creating batch commits.
-            # Rows go at commit or rollback, so each batch starts with an empty table.
-            if not conn.info.get(_STAGE):
-                cur.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
-                    "(LIKE predictions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                )
-            with cur.copy(f"COPY {_STAGE} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(cb.stream([p.row for p in unique.values()]))
-            # The stored rows come back counted per (model, version, hour bucket) by
-            # PostgreSQL, not one by one: a row each costs the writer thread (and the
-            # GIL) a tuple to load and a bucket to compute. Only the stored events that
-            # have quality facts to count come back by key.
-            with_facts = [
-                p.event.event_id
-                for p in unique.values()
-                if p.features is not None and p.features.facts
-            ]
+            if not self._merging and _copy_new(cur, rows):
+                for p in unique.values():
+                    if p.features is not None and p.features.facts:
+                        self._count(facts, p.event, p.features.facts)
+                tally.update(_stored_tally(unique.values()))
+                return len(unique)
+            stored = self._merge(conn.info, cur, unique, facts, tally)
+        # After a conflict (a replay), merge until a batch holds nothing stored before.
+        self._merging = stored < len(unique)
+        return stored
+
+    def _merge(
+        self,
+        info: dict[str, Any],
+        cur: psycopg.Cursor[Any],
+        unique: dict[tuple[str, datetime], PreparedPrediction],
+        facts: Counter[tuple[str, str, datetime, str, str]],
+        tally: BucketTally,
+    ) -> int:
+        """COPY into a staging table, then ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``:
+        stores the rows not stored before; returns how many."""
+        # Once per database connection: write() marks it in the connection's info (which
+        # lives as long as the connection) after the creating batch commits. Rows go at
+        # commit or rollback, so each batch starts with an empty table.
+        if info.get(_STAGE) is not True:
             cur.execute(
-                f"WITH stored AS (INSERT INTO predictions ({_COLUMNS}) "
-                f"SELECT {_COLUMNS} FROM {_STAGE} ON CONFLICT DO NOTHING "
-                "RETURNING event_id, ts, model_id, model_version) "
-                "SELECT model_id, model_version, date_bin(%(size)s, ts, %(epoch)s), count(*), "
-                "array_agg(event_id) FILTER (WHERE event_id = ANY(%(ids)s)), "
-                "array_agg(ts) FILTER (WHERE event_id = ANY(%(ids)s)) "
-                "FROM stored GROUP BY 1, 2, 3",
-                {"size": EVENT_BUCKET, "epoch": EPOCH, "ids": with_facts},
+                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
+                "(LIKE predictions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
-            counted = cur.fetchall()
+            info[_STAGE] = _CREATING
+        with cur.copy(f"COPY {_STAGE} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(cb.stream([p.row for p in unique.values()]))
+        # The stored rows come back counted per (model, version, hour bucket) by
+        # PostgreSQL, not one by one: a row each costs the writer thread (and the GIL) a
+        # tuple to load and a bucket to compute. Only the stored events that have quality
+        # facts to count come back by key.
+        with_facts = [
+            p.event.event_id for p in unique.values() if p.features is not None and p.features.facts
+        ]
+        cur.execute(
+            f"WITH stored AS (INSERT INTO predictions ({_COLUMNS}) "
+            f"SELECT {_COLUMNS} FROM {_STAGE} ON CONFLICT DO NOTHING "
+            "RETURNING event_id, ts, model_id, model_version) "
+            "SELECT model_id, model_version, date_bin(%(size)s, ts, %(epoch)s), count(*), "
+            "array_agg(event_id) FILTER (WHERE event_id = ANY(%(ids)s)), "
+            "array_agg(ts) FILTER (WHERE event_id = ANY(%(ids)s)) "
+            "FROM stored GROUP BY 1, 2, 3",
+            {"size": EVENT_BUCKET, "epoch": EPOCH, "ids": with_facts},
+        )
         stored = 0
-        for model_id, version, bucket, n, ids, stamps in counted:
+        for model_id, version, bucket, n, ids, stamps in cur.fetchall():
             tally[(model_id, version, bucket, "events")] += n
             stored += n
             for key in zip(ids or (), stamps or (), strict=True):

@@ -119,3 +119,29 @@ def test_event_buckets_count_stored_events_and_every_later_change(db: Engine) ->
     label = {"event_id": first[0]["event_id"], "model_id": MODEL, "label": 1}
     store(db, [{**label, "timestamp": (START + timedelta(days=1)).isoformat()}], topic=LABELS)
     assert rows(db, buckets)[0] == (START, 5, 5 + 1 + 1, 0)
+
+
+def test_a_batch_repeating_stored_events_stores_only_the_new_ones_and_ingest_goes_on(
+    db: Engine,
+) -> None:
+    """New rows are copied straight into the table; a batch meeting rows stored before
+    (a replay) is merged instead. Either way each event is stored, tallied and has its
+    quality facts counted once, and the batches after a replay are stored too."""
+    register(db)
+    writer = BatchWriter(db, ModelCatalog(refresh_s=0))
+    first, second, third = (
+        events(START, 3, rng=np.random.default_rng(seed), prefix=prefix)
+        for seed, prefix in ((6, "a"), (7, "b"), (8, "c"))
+    )
+    for e in first + second + third:
+        e["features"]["income"] = float("nan")  # one quality fact per stored event
+    assert store(db, first, writer=writer).predictions == 3
+    replay = store(db, first[1:] + second, writer=writer)
+    assert (replay.predictions, replay.duplicates) == (3, 2)
+    after = store(db, third, writer=writer)
+    assert (after.predictions, after.duplicates) == (3, 0)
+    assert store(db, third + first, writer=writer).predictions == 0
+    assert rows(db, "SELECT count(*), count(DISTINCT event_id) FROM predictions") == [(9, 9)]
+    assert rows(db, "SELECT sum(events), sum(changes) FROM event_buckets") == [(9, 9)]
+    nan = "SELECT sum(count) FROM quality_counts WHERE feature = 'income' AND fact = 'non_finite'"
+    assert rows(db, nan) == [(9,)]
