@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, text
@@ -40,11 +40,17 @@ class PartitionManager:
     def __init__(self) -> None:
         self._known: set[datetime] = set()
 
-    def unknown_months(self, timestamps: Iterable[datetime]) -> set[datetime]:
-        """The months of ``timestamps`` not known to have a partition (no database call)."""
-        return {month_start(ts) for ts in timestamps} - self._known
+    def unknown_months(self, timestamps: Sequence[datetime]) -> set[datetime]:
+        """The months of ``timestamps`` not known to have a partition (no database call).
+        A batch's timestamps are nearly always in one month: two C-level passes (min and
+        max) show that, and a month per timestamp is worked out only when they differ."""
+        if not timestamps:
+            return set()
+        first, last = month_start(min(timestamps)), month_start(max(timestamps))
+        months = {first} if first == last else {month_start(ts) for ts in timestamps}
+        return months - self._known
 
-    def ensure(self, conn: Connection, timestamps: Iterable[datetime]) -> None:
+    def ensure(self, conn: Connection, timestamps: Sequence[datetime]) -> None:
         self.create(conn, self.unknown_months(timestamps))
 
     def create(self, conn: Connection, missing: set[datetime]) -> None:

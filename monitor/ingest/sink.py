@@ -182,7 +182,7 @@ class BatchWriter:
     def write(self, session: Session, batch: Batch) -> WriteCounts:
         """Write the whole batch and commit, or raise with nothing written."""
         started = time.perf_counter()
-        months = self.partitions.unknown_months(p.event.timestamp for p in batch.predictions)
+        months = self.partitions.unknown_months([p.event.timestamp for p in batch.predictions])
         if months:  # checked first: a pool checkout costs a round trip per batch
             with self._engine.connect() as conn:
                 self.partitions.create(conn, months)

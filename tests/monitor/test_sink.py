@@ -145,3 +145,16 @@ def test_a_batch_repeating_stored_events_stores_only_the_new_ones_and_ingest_goe
     assert rows(db, "SELECT sum(events), sum(changes) FROM event_buckets") == [(9, 9)]
     nan = "SELECT sum(count) FROM quality_counts WHERE feature = 'income' AND fact = 'non_finite'"
     assert rows(db, nan) == [(9,)]
+
+
+def test_a_batch_spanning_months_gets_a_partition_for_each(db: Engine) -> None:
+    register(db)
+    starts = [START - timedelta(days=days) for days in (62, 31, 0)]
+    batch = [
+        e
+        for i, start in enumerate(starts)
+        for e in events(start, 2, rng=np.random.default_rng(i), prefix=f"m{i}")
+    ]
+    assert store(db, batch[::-1]).predictions == 6
+    months = "SELECT count(DISTINCT tableoid) FROM predictions"
+    assert rows(db, months) == [(len({(s.year, s.month) for s in starts}),)]
