@@ -198,6 +198,10 @@ class ModelCatalog:
 
     def layout(self, session: Session, model_id: str, version: str) -> Layout:
         """The layout of a version, registering an unseen version of a known model."""
+        # Once per event: the known, fresh case is two dictionary lookups.
+        layout = self._layouts.get(model_id, {}).get(version)
+        if layout is not None and time.monotonic() - self._loaded_at < self._max_age_s:
+            return layout
         self._refresh_if_unknown(session, model_id, version)
         self.check_model(session, model_id)
         if version not in self._layouts[model_id]:
