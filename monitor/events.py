@@ -44,16 +44,32 @@ class _Event(msgspec.Struct, gc=False):
             self.timestamp = self.timestamp.replace(tzinfo=UTC)
 
 
-class PredictionEvent(_Event):
+class PredictionBase(_Event):
+    """A prediction event's fields but its features: what the writer stores of it."""
+
     event_id: Name
     model_id: Name
     timestamp: datetime
     model_version: Name = "unversioned"
-    # None: the features arrive in a feature log with the same event_id.
-    features: dict[str, Any] | None = None
     prediction: Target | None = None
     scores: dict[str, float] | None = None
     segment: dict[str, str] | None = None
+
+
+class PredictionEvent(PredictionBase):
+    # None: the features arrive in a feature log with the same event_id.
+    features: dict[str, Any] | None = None
+
+
+NO_FEATURES = msgspec.Raw(b"null")
+
+
+class PredictionWire(PredictionBase):
+    """A prediction event with its features left as JSON text (``NO_FEATURES`` when absent
+    or null), for the schema contract to decode straight into the version's layout
+    (:func:`monitor.ingest.catalog.map_encoded_features`)."""
+
+    features: msgspec.Raw = NO_FEATURES
 
 
 class FeatureLogEvent(_Event):
@@ -85,6 +101,7 @@ class EventError(ValueError):
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     t: msgspec.json.Decoder(t) for t in (PredictionEvent, FeatureLogEvent, LabelEvent)
 }
+_WIRE_DECODER = msgspec.json.Decoder(PredictionWire)
 _PATH = re.compile(r" - at `\$\.?(.*)`$")
 _MISSING = re.compile(r"Object missing required field `(\w+)`")
 
@@ -140,6 +157,18 @@ def decode(raw: bytes, kind: type[E]) -> E:
 
 def decode_prediction(raw: bytes) -> PredictionEvent:
     return decode(raw, PredictionEvent)
+
+
+def decode_prediction_wire(raw: bytes) -> PredictionWire | None:
+    """The common, valid prediction event with its features undecoded, or None for any
+    message that is not plainly that: :func:`decode_prediction` then decodes it whole and
+    names what is wrong (or reads its NaN literals)."""
+    if b"\\u0000" in raw:
+        return None
+    try:
+        return _WIRE_DECODER.decode(raw)
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+        return None
 
 
 def decode_feature_log(raw: bytes) -> FeatureLogEvent:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import itemgetter
-from typing import Any
+from typing import Any, Self
 
 Picker = Callable[[Mapping[str, Any]], tuple[Any, ...]]
 
@@ -29,7 +29,7 @@ class Layout:
     categories: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_schema(cls, schema: list[dict[str, Any]]) -> Layout:
+    def from_schema(cls, schema: list[dict[str, Any]]) -> Self:
         return cls(
             numerical=tuple(f["name"] for f in schema if f["kind"] == "numerical"),
             categorical=tuple(f["name"] for f in schema if f["kind"] == "categorical"),

@@ -14,8 +14,10 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import cached_property
+from typing import Annotated, Any, cast
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -28,6 +30,7 @@ MAX_CATEGORY_CHARS = 1024
 # Exactly these types (``type(v) in``, not isinstance: bool is an int but not a number here).
 _NUMBER_TYPES = frozenset({float, int})
 _STR_TYPE = frozenset({str})
+_Category = Annotated[str, msgspec.Meta(max_length=MAX_CATEGORY_CHARS)]
 
 Fact = tuple[str, str]  # (feature, fact)
 
@@ -122,8 +125,8 @@ def map_features(
             ):
                 num_values: list[float | None] = list(map(float, raw_num))
                 # A sum of finite floats is finite unless it overflows; then the slow
-                # path decides.
-                if math.isfinite(math.fsum(cast("list[float]", num_values))):
+                # path decides. Not math.fsum: it raises on an intermediate overflow.
+                if math.isfinite(sum(cast("list[float]", num_values))):
                     return MappedFeatures(num_values, list(raw_cat), None, [])
     check = _Checker(model_id, layout, strict=strict)
     num = [check.numerical(n, features.get(n)) for n in layout.numerical]
@@ -132,6 +135,51 @@ def map_features(
     if extra:
         check.facts.extend((k, "unknown_feature") for k in extra)
     return MappedFeatures(num, cat, extra, check.facts)
+
+
+class ContractLayout(Layout):
+    """A version's layout, with the schema contract's decoder for the common event."""
+
+    @cached_property
+    def typed_features(self) -> msgspec.json.Decoder[Any] | None:
+        """Decodes a features object straight into this layout's values: every feature
+        present, numerical ones numbers (not booleans), categorical ones strings of at
+        most MAX_CATEGORY_CHARS, nothing else. None when the schema has ranges or
+        category lists to check: those events take the per-value path."""
+        if self.ranges or self.categories:
+            return None
+        names = self.numerical + self.categorical
+        kinds = [float] * len(self.numerical) + [_Category] * len(self.categorical)
+        # Fields f0, f1, ... renamed to the feature names, which need not be identifiers.
+        struct = msgspec.defstruct(
+            "Features",
+            [(f"f{i}", kind) for i, kind in enumerate(kinds)],
+            rename={f"f{i}": name for i, name in enumerate(names)},
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+        return msgspec.json.Decoder(struct)
+
+
+def map_encoded_features(layout: ContractLayout, raw: msgspec.Raw) -> MappedFeatures | None:
+    """The schema contract's fast path for a features object still in its JSON text: the
+    common event (see ``ContractLayout.typed_features``) decoded in C into the layout, 2x
+    cheaper than a dict and :func:`map_features`. None for any other: the caller then maps
+    the decoded dict, which counts or rejects what is off."""
+    decoder = layout.typed_features
+    if decoder is None:
+        return None
+    try:
+        values = msgspec.structs.astuple(decoder.decode(raw))
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+        return None
+    split = len(layout.numerical)
+    num_values: list[float | None] = list(values[:split])
+    # A sum of finite floats is finite unless it overflows (math.fsum would raise); then
+    # the long path decides.
+    if not math.isfinite(sum(cast("list[float]", num_values))):
+        return None
+    return MappedFeatures(num_values, list(values[split:]), None, [])
 
 
 class ModelCatalog:
@@ -148,7 +196,7 @@ class ModelCatalog:
         # Schemas can change (a version's features appended): reload now and then.
         self._max_age_s = max_age_s
         self._loaded_at = float("-inf")
-        self._layouts: dict[str, dict[str, Layout]] = {}
+        self._layouts: dict[str, dict[str, ContractLayout]] = {}
         self._schemas: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._latest: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -158,7 +206,7 @@ class ModelCatalog:
             self._load(session)
 
     def _load(self, session: Session) -> None:
-        layouts: dict[str, dict[str, Layout]] = {
+        layouts: dict[str, dict[str, ContractLayout]] = {
             m: {} for m in session.scalars(select(Model.model_id))
         }
         schemas: dict[str, dict[str, list[dict[str, Any]]]] = {m: {} for m in layouts}
@@ -169,7 +217,7 @@ class ModelCatalog:
             ).order_by(ModelVersion.created_at)
         )
         for model_id, version, schema in rows:
-            layouts.setdefault(model_id, {})[version] = Layout.from_schema(schema)
+            layouts.setdefault(model_id, {})[version] = ContractLayout.from_schema(schema)
             schemas.setdefault(model_id, {})[version] = schema
             latest[model_id] = version
         self._layouts, self._schemas, self._latest = layouts, schemas, latest
@@ -191,12 +239,12 @@ class ModelCatalog:
                 "unknown_model", f"model_id={model_id!r}: unknown model (known: {known})"
             )
 
-    def latest_layout(self, session: Session, model_id: str) -> Layout:
+    def latest_layout(self, session: Session, model_id: str) -> ContractLayout:
         """The layout of the model's most recently registered version."""
         self.check_model(session, model_id)
-        return self._layouts[model_id].get(self._latest.get(model_id, ""), Layout((), ()))
+        return self._layouts[model_id].get(self._latest.get(model_id, ""), ContractLayout((), ()))
 
-    def layout(self, session: Session, model_id: str, version: str) -> Layout:
+    def layout(self, session: Session, model_id: str, version: str) -> ContractLayout:
         """The layout of a version, registering an unseen version of a known model."""
         # Once per event: the known, fresh case is two dictionary lookups.
         layout = self._layouts.get(model_id, {}).get(version)

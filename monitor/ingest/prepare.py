@@ -16,15 +16,24 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.events import (
+    NO_FEATURES,
     EventError,
     FeatureLogEvent,
     LabelEvent,
     PredictionEvent,
+    PredictionWire,
     decode_feature_log,
     decode_label,
     decode_prediction,
+    decode_prediction_wire,
 )
-from monitor.ingest.catalog import ModelCatalog, map_features
+from monitor.ingest.catalog import (
+    ContractLayout,
+    MappedFeatures,
+    ModelCatalog,
+    map_encoded_features,
+    map_features,
+)
 from monitor.ingest.kserve import (
     REQUEST,
     CloudEvent,
@@ -33,6 +42,21 @@ from monitor.ingest.kserve import (
     response_to_predictions,
 )
 from monitor.ingest.sink import Batch, PreparedPrediction, Rejected, Source
+
+
+def _features(
+    event: PredictionWire | PredictionEvent, layout: ContractLayout, raw: bytes
+) -> MappedFeatures | None:
+    """The event's features placed in the layout; None when a feature log brings them."""
+    if isinstance(event, PredictionWire):
+        if event.features == NO_FEATURES:
+            return None
+        mapped = map_encoded_features(layout, event.features)
+        if mapped is not None:
+            return mapped
+        # Not the common case: the whole event decoded, and its features the long way.
+        event = decode_prediction(raw)
+    return None if event.features is None else map_features(event.model_id, layout, event.features)
 
 
 class Preparer:
@@ -113,15 +137,15 @@ class Preparer:
                 self._catalog.check_model(session, log.model_id)
                 batch.feature_logs.append(log)
             else:
-                event: PredictionEvent = decode_prediction(raw)
+                # The common event decodes with its features left as JSON text, which
+                # the schema contract then decodes straight into the layout.
+                event: PredictionWire | PredictionEvent = decode_prediction_wire(
+                    raw
+                ) or decode_prediction(raw)
                 model_id = event.model_id
                 self._check_time(event.timestamp, now)
                 layout = self._catalog.layout(session, event.model_id, event.model_version)
-                mapped = (
-                    None
-                    if event.features is None
-                    else map_features(event.model_id, layout, event.features)
-                )
+                mapped = _features(event, layout, raw)
                 batch.predictions.append(PreparedPrediction.of(event, mapped))
         except EventError as exc:
             batch.rejected.append(Rejected(source, raw, exc.reason, str(exc), model_id))

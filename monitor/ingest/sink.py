@@ -37,7 +37,7 @@ from monitor.db.models import (
 )
 from monitor.db.partitions import PartitionManager
 from monitor.epoch import EPOCH, floor_to
-from monitor.events import FeatureLogEvent, LabelEvent, PredictionEvent
+from monitor.events import FeatureLogEvent, LabelEvent, PredictionBase, PredictionEvent
 from monitor.ingest.catalog import Fact, MappedFeatures, ModelCatalog, map_features
 
 QUALITY_BUCKET = timedelta(minutes=5)
@@ -80,13 +80,13 @@ class Rejected:
 
 @dataclass(slots=True)
 class PreparedPrediction:
-    event: PredictionEvent
+    event: PredictionBase
     # None: the features are expected from a feature log.
     features: MappedFeatures | None
     row: bytes  # the event as a binary COPY row of _COLUMNS
 
     @classmethod
-    def of(cls, event: PredictionEvent, features: MappedFeatures | None) -> PreparedPrediction:
+    def of(cls, event: PredictionBase, features: MappedFeatures | None) -> PreparedPrediction:
         """Encode the row; raises UnicodeEncodeError for text PostgreSQL cannot hold."""
         f = features
         row = cb.row((
@@ -225,7 +225,7 @@ class BatchWriter:
         )
 
     def _map(
-        self, session: Session, event: PredictionEvent, features: dict[str, Any]
+        self, session: Session, event: PredictionBase, features: dict[str, Any]
     ) -> MappedFeatures:
         layout = self._catalog.layout(session, event.model_id, event.model_version)
         return map_features(event.model_id, layout, features, strict=False)
@@ -336,7 +336,7 @@ class BatchWriter:
     @staticmethod
     def _count(
         facts: Counter[tuple[str, str, datetime, str, str]],
-        event: PredictionEvent,
+        event: PredictionBase,
         found: Iterable[Fact],
     ) -> None:
         bucket = _bucket(event.timestamp)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+import msgspec
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from monitor.events import EventError
-from monitor.ingest.catalog import ModelCatalog, map_features
+from monitor.ingest.catalog import (
+    MAX_CATEGORY_CHARS,
+    ContractLayout,
+    ModelCatalog,
+    map_encoded_features,
+    map_features,
+)
 from monitor.layout import Layout
 from monitor.resources import FeatureSchema, ModelDoc, register_model
 
@@ -95,3 +103,45 @@ def test_an_unseen_version_is_registered_with_the_latest_schema(db: Engine) -> N
         assert catalog.layout(session, "m", "7").numerical == ("x",)
     with Session(db) as session:
         assert ModelCatalog().layout(session, "m", "7").numerical == ("x",)  # it was stored
+
+
+PLAIN = ContractLayout(numerical=("x", "a-b", "class"), categorical=("c",))
+COMMON = [
+    '{"x": 1.5, "a-b": -2, "class": 0, "c": "red"}',
+    '{"c": "", "class": 1e300, "a-b": 0.0, "x": 3}',  # any order; ints are numbers
+    '{"x": 1, "a-b": 2, "class": 3, "c": "\\u00fc", "x": 4}',  # a repeated key: the last
+]
+UNCOMMON = [
+    '{"x": 1, "a-b": 2, "class": 3}',  # missing
+    '{"x": 1, "a-b": 2, "class": 3, "c": "r", "d": 1}',  # unknown
+    '{"x": null, "a-b": 2, "class": 3, "c": "r"}',  # null
+    '{"x": true, "a-b": 2, "class": 3, "c": "r"}',  # a boolean is not a number
+    '{"x": "1", "a-b": 2, "class": 3, "c": "r"}',
+    '{"x": 1, "a-b": 2, "class": 3, "c": 7}',  # an integer category
+    '{"x": 1e308, "a-b": 1e308, "class": 1, "c": "r"}',  # finite values, infinite sum
+    f'{{"x": 1, "a-b": 2, "class": 3, "c": "{"r" * (MAX_CATEGORY_CHARS + 1)}"}}',
+    "[1, 2]",
+]
+
+
+@pytest.mark.parametrize("text", COMMON)
+def test_the_common_event_decodes_straight_into_the_layout(text: str) -> None:
+    fast = map_encoded_features(PLAIN, msgspec.Raw(text.encode()))
+    assert fast == map_features("m", PLAIN, json.loads(text))
+    assert fast is not None
+    assert fast.facts == []
+
+
+@pytest.mark.parametrize("text", UNCOMMON)
+def test_any_other_features_object_is_left_to_the_per_value_checks(text: str) -> None:
+    assert map_encoded_features(PLAIN, msgspec.Raw(text.encode())) is None
+
+
+def test_a_schema_with_ranges_or_categories_always_takes_the_per_value_checks() -> None:
+    checked = ContractLayout(numerical=("x",), categorical=(), ranges={"x": (0.0, 1.0)})
+    assert map_encoded_features(checked, msgspec.Raw(b'{"x": 0.5}')) is None
+
+
+def test_finite_values_whose_sum_overflows_are_kept() -> None:
+    mapped = map_features("m", PLAIN, {"x": 1e308, "a-b": 1e308, "class": -1e308, "c": "r"})
+    assert (mapped.num_values, mapped.facts) == ([1e308, 1e308, -1e308], [])
