@@ -1,11 +1,13 @@
 """Batch writer: one transaction per batch, idempotent, fast.
 
-Predictions go through binary COPY into a temporary staging table (each row encoded when
-its message was decoded, :func:`PreparedPrediction.of`), then
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING event_id`` (bench/writes.py
-measured this against multi-row VALUES and executemany on the same rows). A replayed
-batch stores nothing twice, and data-quality facts are counted only for the rows the
-insert returned, so replays do not inflate them either. Feature logs meet their
+Predictions go by binary COPY (each row encoded when its message was decoded,
+:func:`PreparedPrediction.of`) straight into ``predictions``, in a savepoint. When that
+COPY meets a key stored before (a replay, a producer's resend), the batch goes through a
+temporary staging table and ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``
+instead (bench/writes.py measured it against multi-row VALUES and executemany on the same
+rows), and so does every batch after it until one holds nothing stored before. A
+replayed batch stores nothing twice, and data-quality facts are counted only for the rows
+actually stored, so replays do not inflate them either. Feature logs meet their
 predictions here, whichever came first; labels upsert (the latest label of an event
 wins); dead letters are idempotent on their source offset.
 """
@@ -132,7 +134,8 @@ def _bucket(ts: datetime, size: timedelta = QUALITY_BUCKET) -> datetime:
 
 def _change_key(model_id: str, version: str, ts: datetime) -> tuple[str, str, datetime, str]:
     """The tally key of a change (features joined, a label) to a stored prediction. Stored
-    predictions are tallied by PostgreSQL (``_insert_predictions``), on the same buckets."""
+    predictions are tallied on the same buckets by ``_stored_tally`` or, in the merge, by
+    PostgreSQL's ``date_bin``."""
     return (model_id, version, _bucket(ts, EVENT_BUCKET), "changes")
 
 
@@ -280,16 +283,18 @@ class BatchWriter:
                         self._count(facts, p.event, p.features.facts)
                 tally.update(_stored_tally(unique.values()))
                 return len(unique)
-            stored = self._merge(conn.info, cur, unique, facts, tally)
+            stored = self._merge(cur, rows, unique, info=conn.info, facts=facts, tally=tally)
         # After a conflict (a replay), merge until a batch holds nothing stored before.
         self._merging = stored < len(unique)
         return stored
 
     def _merge(
         self,
-        info: dict[str, Any],
         cur: psycopg.Cursor[Any],
+        rows: list[bytes],
         unique: dict[tuple[str, datetime], PreparedPrediction],
+        *,
+        info: dict[str, Any],
         facts: Counter[tuple[str, str, datetime, str, str]],
         tally: BucketTally,
     ) -> int:
@@ -305,7 +310,7 @@ class BatchWriter:
             )
             info[_STAGE] = _CREATING
         with cur.copy(f"COPY {_STAGE} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(cb.stream([p.row for p in unique.values()]))
+            copy.write(cb.stream(rows))
         # The stored rows come back counted per (model, version, hour bucket) by
         # PostgreSQL, not one by one: a row each costs the writer thread (and the GIL) a
         # tuple to load and a bucket to compute. Only the stored events that have quality
