@@ -102,6 +102,7 @@ _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     t: msgspec.json.Decoder(t) for t in (PredictionEvent, FeatureLogEvent, LabelEvent)
 }
 _WIRE_DECODER = msgspec.json.Decoder(PredictionWire)
+_FEATURES_DECODER = msgspec.json.Decoder(dict[str, Any])
 _PATH = re.compile(r" - at `\$\.?(.*)`$")
 _MISSING = re.compile(r"Object missing required field `(\w+)`")
 
@@ -167,6 +168,15 @@ def decode_prediction_wire(raw: bytes) -> PredictionWire | None:
         return None
     try:
         return _WIRE_DECODER.decode(raw)
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def decode_features(raw: msgspec.Raw) -> dict[str, Any] | None:
+    """A :class:`PredictionWire`'s features as :func:`decode_prediction` would give them,
+    or None when they are not a JSON object: decoding the whole event then says why."""
+    try:
+        return _FEATURES_DECODER.decode(raw)
     except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         return None
 

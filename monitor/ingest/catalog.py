@@ -102,6 +102,17 @@ class _Checker:
         return label
 
 
+def _plain(num_values: list[float], cat_values: list[str]) -> MappedFeatures | None:
+    """The features of a common event (right types, nothing missing or extra), or None if
+    a number is not finite: then the per-value checks decide. A sum of finite floats is
+    finite unless it overflows; not math.fsum, which raises on an intermediate overflow."""
+    if not math.isfinite(sum(num_values)):
+        return None
+    return MappedFeatures(
+        cast("list[float | None]", num_values), cast("list[str | None]", cat_values), None, []
+    )
+
+
 def map_features(
     model_id: str, layout: Layout, features: Mapping[str, Any], *, strict: bool = True
 ) -> MappedFeatures:
@@ -123,11 +134,9 @@ def map_features(
                 and set(map(type, raw_cat)) <= _STR_TYPE
                 and max(map(len, raw_cat), default=0) <= MAX_CATEGORY_CHARS
             ):
-                num_values: list[float | None] = list(map(float, raw_num))
-                # A sum of finite floats is finite unless it overflows; then the slow
-                # path decides. Not math.fsum: it raises on an intermediate overflow.
-                if math.isfinite(sum(cast("list[float]", num_values))):
-                    return MappedFeatures(num_values, list(raw_cat), None, [])
+                plain = _plain(list(map(float, raw_num)), list(raw_cat))
+                if plain is not None:
+                    return plain
     check = _Checker(model_id, layout, strict=strict)
     num = [check.numerical(n, features.get(n)) for n in layout.numerical]
     cat = [check.categorical(n, features.get(n)) for n in layout.categorical]
@@ -174,12 +183,7 @@ def map_encoded_features(layout: ContractLayout, raw: msgspec.Raw) -> MappedFeat
     except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         return None
     split = len(layout.numerical)
-    num_values: list[float | None] = list(values[:split])
-    # A sum of finite floats is finite unless it overflows (math.fsum would raise); then
-    # the long path decides.
-    if not math.isfinite(sum(cast("list[float]", num_values))):
-        return None
-    return MappedFeatures(num_values, list(values[split:]), None, [])
+    return _plain(list(values[:split]), list(values[split:]))
 
 
 class ModelCatalog:

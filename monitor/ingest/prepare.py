@@ -23,6 +23,7 @@ from monitor.events import (
     PredictionEvent,
     PredictionWire,
     decode_feature_log,
+    decode_features,
     decode_label,
     decode_prediction,
     decode_prediction_wire,
@@ -48,15 +49,20 @@ def _features(
     event: PredictionWire | PredictionEvent, layout: ContractLayout, raw: bytes
 ) -> MappedFeatures | None:
     """The event's features placed in the layout; None when a feature log brings them."""
-    if isinstance(event, PredictionWire):
-        if event.features == NO_FEATURES:
-            return None
+    if not isinstance(event, PredictionWire):
+        features = event.features
+    elif event.features == NO_FEATURES:
+        return None
+    else:
         mapped = map_encoded_features(layout, event.features)
         if mapped is not None:
             return mapped
-        # Not the common case: the whole event decoded, and its features the long way.
-        event = decode_prediction(raw)
-    return None if event.features is None else map_features(event.model_id, layout, event.features)
+        # Not the common case: the features decoded and checked the long way. Features
+        # that are not an object: the whole event decoded, which rejects it naming them.
+        features = decode_features(event.features)
+        if features is None:
+            features = decode_prediction(raw).features
+    return None if features is None else map_features(event.model_id, layout, features)
 
 
 class Preparer:
