@@ -13,8 +13,11 @@ and the peak RSS of a consumer process (VmHWM). Medians over --repeat runs.
 It also prints where the CPU goes: CPU microseconds per event (user + system, from
 /proc) of the consumer processes, of PostgreSQL (every local ``postgres`` process) and of
 the broker (a local ``tansu``) over the same 10% -> 90% span, and the same for the two
-anchors. CPU time is steadier than wall time on a shared machine, and the sum over the
-roles bounds the rate: N cores cannot store more than N / (CPU seconds per event).
+anchors and for ``keyed_copy``, the same rows into a logged table keyed by event id
+(PostgreSQL's floor for an idempotent, durable store). CPU time is steadier than wall
+time on a shared machine, and the sum over the roles bounds the rate: N cores cannot
+store more than N / (CPU seconds per event). From these it prints how much PostgreSQL
+and the broker may cost per event for both ratio targets to hold (``storage_budget``).
 
     python bench/ingest.py [--quick] [--events N] [--repeat K]
 
@@ -129,7 +132,8 @@ def per_event_us(cpu: dict[str, float], events: int) -> dict[str, float]:
     return {role: seconds / max(events, 1) * 1e6 for role, seconds in cpu.items()}
 
 
-def raw_copy(url: str, messages: list[tuple[bytes, bytes]]) -> tuple[float, dict[str, float]]:
+def copy_rows(messages: list[tuple[bytes, bytes]]) -> list[tuple[Any, ...]]:
+    """The messages as the predictions table's typed columns, decoded up front."""
     rows = []
     for _, value in messages:
         e = json.loads(value)
@@ -144,19 +148,43 @@ def raw_copy(url: str, messages: list[tuple[bytes, bytes]]) -> tuple[float, dict
                 [f[k] for k in CAT],
             )
         )
+    return rows
+
+
+COPY_COLUMNS = (
+    "(event_id text, ts timestamptz, model_id text, model_version text, num float8[], cat text[]"
+)
+
+
+def timed_copy(
+    url: str, rows: list[tuple[Any, ...]], create: str
+) -> tuple[float, dict[str, float]]:
+    """Binary COPY of ``rows`` into the table ``create`` makes (named ``copied``), in one
+    transaction: rows/s and CPU microseconds per row by role."""
     with psycopg.connect(libpq_url(url)) as conn:
-        conn.execute(
-            "CREATE TEMP TABLE raw_copy (event_id text, ts timestamptz, model_id text, "
-            "model_version text, num float8[], cat text[])"
-        )
+        conn.execute(create)
         began, cpu_before = time.perf_counter(), cpu_reading([os.getpid()])
-        with conn.cursor() as cur, cur.copy("COPY raw_copy FROM STDIN (FORMAT BINARY)") as copy:
+        with conn.cursor() as cur, cur.copy("COPY copied FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["text", "timestamptz", "text", "text", "float8[]", "text[]"])
             for r in rows:
                 copy.write_row(r)
         conn.commit()
         rate = len(rows) / (time.perf_counter() - began)
-        return rate, per_event_us(cpu_used(cpu_before, cpu_reading([os.getpid()])), len(rows))
+        cpu = cpu_used(cpu_before, cpu_reading([os.getpid()]))
+        conn.execute("DROP TABLE IF EXISTS copied")
+        conn.commit()
+        return rate, per_event_us(cpu, len(rows))
+
+
+def raw_copy(url: str, rows: list[tuple[Any, ...]]) -> tuple[float, dict[str, float]]:
+    """The database anchor: the rows into an unindexed temporary table (no WAL)."""
+    return timed_copy(url, rows, f"CREATE TEMP TABLE copied {COPY_COLUMNS})")
+
+
+def keyed_copy(url: str, rows: list[tuple[Any, ...]]) -> tuple[float, dict[str, float]]:
+    """PostgreSQL's floor for any idempotent, durable store of these events: the rows
+    into a logged table whose only index is the event id key."""
+    return timed_copy(url, rows, f"CREATE TABLE copied {COPY_COLUMNS}, PRIMARY KEY (event_id))")
 
 
 def stored(conn: psycopg.Connection[Any]) -> int:
@@ -273,7 +301,33 @@ def run_consumers(
     return rate, peak, per_event_us(cpu_used(cpu10, cpu90), c90 - c10)
 
 
-MEASURED = ("raw_consume", "raw_copy", "one", "two")
+MEASURED = ("raw_consume", "raw_copy", "keyed_copy", "one", "two")
+
+
+def storage_budget(
+    med: dict[str, float], cpu: dict[str, dict[str, float]], cores: int
+) -> dict[str, float]:
+    """How much CPU per event PostgreSQL and the broker together may cost for both ratio
+    targets to hold, against what they cost at their floor and in the two-consumer run.
+
+    One consumer process runs on one core at a time (the GIL); say it keeps a share ``u``
+    of it busy (measured), at consumer CPU ``c`` per event: it stores u / c per second.
+    0.6x raw consume then needs c <= u / (0.6 x raw consume rate). Two processes share
+    the cores with PostgreSQL and the broker (``s`` per event together), so they store at
+    most cores / (c + s) per second, and 1.6x one needs s <= c x (cores - 1.6 u) / (1.6 u).
+    That bound grows with c, so the budget is its value at the largest c the first target
+    allows. The floor is a keyed COPY of the same rows (the least an idempotent, durable
+    store costs PostgreSQL) plus the broker's share of the raw consume."""
+    u = cpu["one"]["consumer"] * med["one"] / 1e6
+    consumer_max = u * 1e6 / (0.6 * med["raw_consume"])
+    spare = cores - 1.6 * u
+    return {
+        "one_consumer_cores": u,
+        "consumer_max_us": consumer_max,
+        "budget_us": consumer_max * spare / (1.6 * u) if spare > 0 else 0.0,
+        "floor_us": cpu["keyed_copy"]["postgres"] + cpu["raw_consume"]["broker"],
+        "two_us": cpu["two"]["postgres"] + cpu["two"]["broker"],
+    }
 
 
 def cpu_line(name: str, us: dict[str, float]) -> str:
@@ -310,6 +364,7 @@ def main() -> int:
         topic = f"bench-{uuid.uuid4().hex[:8]}.predictions"
         ensure_topics(bootstrap, [topic], partitions=PARTITIONS)
         messages = make_messages(n)
+        rows = copy_rows(messages)
         produce_rate = produce(bootstrap, topic, messages)
         size = sum(len(value) for _, value in messages) // n
         print(f"{n} events of ~{size} bytes; produced at {produce_rate:,.0f}/s")
@@ -327,9 +382,10 @@ def main() -> int:
             rate, us = raw_consume(bootstrap, topic, n)
             figures["raw_consume"].append(rate)
             cpu["raw_consume"].append(us)
-            rate, us = raw_copy(db_url, messages)
+            rate, us = raw_copy(db_url, rows)
             figures["raw_copy"].append(rate)
             cpu["raw_copy"].append(us)
+            cpu["keyed_copy"].append(keyed_copy(db_url, rows)[1])
             for name, processes in (("one", 1), ("two", 2)):
                 rate, rss, us = run_consumers(db_url, bootstrap, topic, n, processes)
                 figures[name].append(rate)
@@ -378,6 +434,16 @@ def main() -> int:
         f"  at that CPU cost {cores} cores hold at most {ceiling:,.0f} events/s, "
         f"however many consumers run"
     )
+    budget = storage_budget(med, cpu_med, cores)
+    print(
+        "both ratio targets can hold only if PostgreSQL + broker cost at most "
+        f"{budget['budget_us']:.1f} us/event: one consumer process used "
+        f"{budget['one_consumer_cores']:.2f} of a core, so 0.6x raw consume caps its CPU at "
+        f"{budget['consumer_max_us']:.1f} us/event, and two such must then fill {cores} cores "
+        f"1.6x as fast (see storage_budget)\n"
+        f"  a bare keyed COPY of the same rows + the broker costs {budget['floor_us']:.1f}; "
+        f"`driftwarden ingest` with two consumers costs {budget['two_us']:.1f}"
+    )
     print(
         json.dumps(
             {
@@ -395,6 +461,7 @@ def main() -> int:
                     for name in MEASURED
                 },
                 "cpu_bound_events_per_s": round(ceiling),
+                "ratio_targets_storage": {k: round(v, 2) for k, v in budget.items()},
                 "targets": targets,
                 "pass": passed,
             }
