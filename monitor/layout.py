@@ -57,6 +57,11 @@ class Layout:
         return out
 
     @cached_property
+    def unconstrained(self) -> bool:
+        """No ranges or category lists to check: the schema contract's fast paths apply."""
+        return not self.ranges and not self.categories
+
+    @cached_property
     def pick_numerical(self) -> Picker:
         return _picker(self.numerical)
 

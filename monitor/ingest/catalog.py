@@ -121,7 +121,7 @@ def map_features(
     # Fast path for the common event: every schema feature present, numbers finite,
     # short string categories, no constraints to check, nothing extra. It is what the
     # per-value checks below would conclude, in a few C-level passes (bench/ingest.py).
-    if len(features) == len(layout.kinds) and not layout.ranges and not layout.categories:
+    if len(features) == len(layout.kinds) and layout.unconstrained:
         try:
             raw_num = layout.pick_numerical(features)
             raw_cat = layout.pick_categorical(features)
@@ -155,7 +155,7 @@ class ContractLayout(Layout):
         present, numerical ones numbers (not booleans), categorical ones strings of at
         most MAX_CATEGORY_CHARS, nothing else. None when the schema has ranges or
         category lists to check: those events take the per-value path."""
-        if self.ranges or self.categories:
+        if not self.unconstrained:
             return None
         names = self.numerical + self.categorical
         kinds = [float] * len(self.numerical) + [_Category] * len(self.categorical)
