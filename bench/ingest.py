@@ -14,10 +14,11 @@ It also prints where the CPU goes: CPU microseconds per event (user + system, fr
 /proc) of the consumer processes, of PostgreSQL (every local ``postgres`` process) and of
 the broker (a local ``tansu``) over the same 10% -> 90% span, and the same for the two
 anchors and for ``keyed_copy``, the same rows into a logged table keyed by event id
-(PostgreSQL's floor for an idempotent, durable store). CPU time is steadier than wall
-time on a shared machine, and the sum over the roles bounds the rate: N cores cannot
-store more than N / (CPU seconds per event). From these it prints how much PostgreSQL
-and the broker may cost per event for both ratio targets to hold (``storage_budget``).
+(PostgreSQL's floor for a durable store of one row per event, idempotent by event id).
+CPU time is steadier than wall time on a shared machine, and the sum over the roles
+bounds the rate: N cores cannot store more than N / (CPU seconds per event). From these
+it prints how much PostgreSQL and the broker may cost per event for both ratio targets
+to hold (``storage_budget``).
 
     python bench/ingest.py [--quick] [--events N] [--repeat K]
 
@@ -182,8 +183,8 @@ def raw_copy(url: str, rows: list[tuple[Any, ...]]) -> tuple[float, dict[str, fl
 
 
 def keyed_copy(url: str, rows: list[tuple[Any, ...]]) -> tuple[float, dict[str, float]]:
-    """PostgreSQL's floor for any idempotent, durable store of these events: the rows
-    into a logged table whose only index is the event id key."""
+    """PostgreSQL's floor for a durable store of one row per event, idempotent by event
+    id: the rows into a logged table whose only index is the event id key."""
     return timed_copy(url, rows, f"CREATE TABLE copied {COPY_COLUMNS}, PRIMARY KEY (event_id))")
 
 
@@ -316,8 +317,9 @@ def storage_budget(
     the cores with PostgreSQL and the broker (``s`` per event together), so they store at
     most cores / (c + s) per second, and 1.6x one needs s <= c x (cores - 1.6 u) / (1.6 u).
     That bound grows with c, so the budget is its value at the largest c the first target
-    allows. The floor is a keyed COPY of the same rows (the least an idempotent, durable
-    store costs PostgreSQL) plus the broker's share of the raw consume."""
+    allows. The floor is a keyed COPY of the same rows (the least a durable store of one
+    row per event, idempotent by event id, costs PostgreSQL) plus the broker's share of
+    the raw consume."""
     u = cpu["one"]["consumer"] * med["one"] / 1e6
     consumer_max = u * 1e6 / (0.6 * med["raw_consume"])
     spare = cores - 1.6 * u
@@ -439,8 +441,8 @@ def main() -> int:
         "both ratio targets can hold only if PostgreSQL + broker cost at most "
         f"{budget['budget_us']:.1f} us/event: one consumer process used "
         f"{budget['one_consumer_cores']:.2f} of a core, so 0.6x raw consume caps its CPU at "
-        f"{budget['consumer_max_us']:.1f} us/event, and two such must then fill {cores} cores "
-        f"1.6x as fast (see storage_budget)\n"
+        f"{budget['consumer_max_us']:.1f} us/event, and two consumers sharing {cores} cores with "
+        f"them must store 1.6x as fast (see storage_budget)\n"
         f"  a bare keyed COPY of the same rows + the broker costs {budget['floor_us']:.1f}; "
         f"`driftwarden ingest` with two consumers costs {budget['two_us']:.1f}"
     )
