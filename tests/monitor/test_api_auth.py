@@ -116,8 +116,12 @@ def test_only_a_salted_scrypt_hash_is_stored(db: Engine) -> None:
         row, token = create_key(session, name="ci", scope="write")
         other, _ = create_key(session, name="ci2", scope="write")
         key_id, stored, other_stored = row.key_id, row.secret_hash, other.secret_hash
-    secret = token.rsplit("_", 1)[1]
-    assert token.startswith(f"dwk_{key_id}_")
+    # The secret is URL-safe base64 and may itself hold "_", so it is what follows the
+    # key id, not the text after the last "_".
+    prefix = f"dwk_{key_id}_"
+    assert token.startswith(prefix)
+    secret = token.removeprefix(prefix)
+    assert len(secret) == 43
     assert stored.startswith("scrypt$16384$8$1$")
     assert secret not in stored
     assert stored.split("$")[4] != other_stored.split("$")[4]  # salts differ
