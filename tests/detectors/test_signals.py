@@ -8,13 +8,21 @@ import pytest
 from detectors import detect_drift
 from detectors.signals import data_drift, prediction_drift, skew, target_drift
 
-RNG = np.random.default_rng(12)
 N = 3000
 
 
-def test_skew_and_drift_run_the_same_tests_and_say_which_signal_they_are() -> None:
-    train = {"x": RNG.normal(0, 1, N), "c": RNG.choice(["a", "b"], N)}
-    serving = {"x": RNG.normal(0.5, 1, N), "c": RNG.choice(["a", "b"], N)}
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A generator of its own for each test: the data a test sees must not depend on
+    which tests ran before it (``-k``, ``--lf`` or a new test would change the draws)."""
+    return np.random.default_rng(12)
+
+
+def test_skew_and_drift_run_the_same_tests_and_say_which_signal_they_are(
+    rng: np.random.Generator,
+) -> None:
+    train = {"x": rng.normal(0, 1, N), "c": rng.choice(["a", "b"], N)}
+    serving = {"x": rng.normal(0.5, 1, N), "c": rng.choice(["a", "b"], N)}
     expected = detect_drift(train, serving, correction="bh")
     s = skew(train, serving, correction="bh")
     d = data_drift(train, serving, correction="bh")
@@ -23,9 +31,9 @@ def test_skew_and_drift_run_the_same_tests_and_say_which_signal_they_are() -> No
     assert s.result.drifted_columns == ("x",)
 
 
-def test_prediction_drift_of_class_shares_and_scores() -> None:
-    ref_scores = RNG.beta(2, 5, N)
-    cur_scores = RNG.beta(3, 3, N)  # scores moved up: more positives predicted
+def test_prediction_drift_of_class_shares_and_scores(rng: np.random.Generator) -> None:
+    ref_scores = rng.beta(2, 5, N)
+    cur_scores = rng.beta(3, 3, N)  # scores moved up: more positives predicted
     res = prediction_drift(
         (ref_scores >= 0.5).astype(int),
         (cur_scores >= 0.5).astype(int),
@@ -40,11 +48,11 @@ def test_prediction_drift_of_class_shares_and_scores() -> None:
     assert res.result.drifted_columns == ("prediction", "score")
 
 
-def test_prediction_drift_with_a_score_matrix_names_the_classes() -> None:
+def test_prediction_drift_with_a_score_matrix_names_the_classes(rng: np.random.Generator) -> None:
     classes = ["cat", "dog", "eel"]
-    ref = RNG.dirichlet([5, 3, 2], N)
-    cur = RNG.dirichlet([5, 3, 2], N)
-    cur_shifted = RNG.dirichlet([2, 3, 5], N)
+    ref = rng.dirichlet([5, 3, 2], N)
+    cur = rng.dirichlet([5, 3, 2], N)
+    cur_shifted = rng.dirichlet([2, 3, 5], N)
     stable = prediction_drift(
         np.take(classes, ref.argmax(1)),
         np.take(classes, cur.argmax(1)),
@@ -71,8 +79,8 @@ def test_prediction_drift_with_a_score_matrix_names_the_classes() -> None:
     assert set(moved.result.drifted_columns) == {"prediction", "score[cat]", "score[eel]"}
 
 
-def test_regression_prediction_drift_is_numerical() -> None:
-    res = prediction_drift(RNG.normal(10, 2, N), RNG.normal(10, 2, N), task="regression")
+def test_regression_prediction_drift_is_numerical(rng: np.random.Generator) -> None:
+    res = prediction_drift(rng.normal(10, 2, N), rng.normal(10, 2, N), task="regression")
     col = res.result.by_column("prediction")
     assert (col.kind, col.method, col.drifted) == ("numerical", "ks", False)
 
@@ -94,9 +102,9 @@ def test_prediction_drift_refuses_inconsistent_scores() -> None:
         prediction_drift(s, p, task="classification")
 
 
-def test_target_drift_counts_only_labelled_rows() -> None:
-    labels = RNG.choice(np.array(["fraud", "ok"], dtype=object), N, p=[0.1, 0.9])
-    current = RNG.choice(np.array(["fraud", "ok"], dtype=object), N, p=[0.1, 0.9])
+def test_target_drift_counts_only_labelled_rows(rng: np.random.Generator) -> None:
+    labels = rng.choice(np.array(["fraud", "ok"], dtype=object), N, p=[0.1, 0.9])
+    current = rng.choice(np.array(["fraud", "ok"], dtype=object), N, p=[0.1, 0.9])
     current[: N // 2] = None  # half the window's labels have not arrived yet
     res = target_drift(labels, current, task="classification")
     col = res.result.by_column("label")
@@ -107,12 +115,14 @@ def test_target_drift_counts_only_labelled_rows() -> None:
     assert detect_drift({"label": labels}, {"label": current}).by_column("label").drifted
 
 
-def test_target_drift_sees_a_changed_base_rate_and_a_moved_regression_target() -> None:
-    ref = RNG.choice([0, 1], N, p=[0.9, 0.1])
-    cur = RNG.choice([0, 1], N, p=[0.8, 0.2])
+def test_target_drift_sees_a_changed_base_rate_and_a_moved_regression_target(
+    rng: np.random.Generator,
+) -> None:
+    ref = rng.choice([0, 1], N, p=[0.9, 0.1])
+    cur = rng.choice([0, 1], N, p=[0.8, 0.2])
     assert target_drift(ref, cur, task="classification").result.by_column("label").drifted
-    y_ref = RNG.normal(100, 10, N)
-    y_cur = np.where(RNG.random(N) < 0.3, np.nan, RNG.normal(104, 10, N))
+    y_ref = rng.normal(100, 10, N)
+    y_cur = np.where(rng.random(N) < 0.3, np.nan, rng.normal(104, 10, N))
     col = target_drift(y_ref, y_cur, task="regression").result.by_column("label")
     assert col.kind == "numerical"
     assert col.missing is None  # unlabelled rows are not missing values

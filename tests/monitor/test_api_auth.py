@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import statistics
 import time
 from collections.abc import Iterator
 
@@ -83,6 +82,9 @@ def test_concurrent_first_requests_of_a_new_key_check_it_once(
 
     def counted(token: str, key: tuple[int, str, str] | None) -> bool:
         checks.append(token)
+        # Hold the check open long enough for every concurrent request to look its key up
+        # and join it, however slowly the API's pool hands out connections.
+        time.sleep(1.0)
         return verify_secret(token, key)
 
     monkeypatch.setattr(auth, "verify_secret", counted)
@@ -143,19 +145,19 @@ def test_failed_checks_take_the_same_time_whether_the_key_exists_or_not(db: Engi
     unknown_id = "dwk_ffffffffffff_" + "B" * 43
     malformed = "not-a-key"
 
-    def median_s(candidate: str) -> float:
-        times = []
-        with Session(db) as session:
-            for _ in range(7):
+    # The three cases take turns and each keeps its fastest time, so a burst of load on a
+    # shared machine slows all three alike rather than one of them.
+    times: dict[str, list[float]] = {wrong_secret: [], unknown_id: [], malformed: []}
+    with Session(db) as session:
+        for _ in range(7):
+            for candidate, taken in times.items():
                 began = time.perf_counter()
                 assert authenticate(session, candidate) is None
-                times.append(time.perf_counter() - began)
-        return statistics.median(times)
-
-    known, unknown, bad = median_s(wrong_secret), median_s(unknown_id), median_s(malformed)
+                taken.append(time.perf_counter() - began)
+    known, unknown, bad = (min(times[c]) for c in (wrong_secret, unknown_id, malformed))
     # Each runs one scrypt (tens of ms); a skipped hash would be ~100x faster.
-    assert 0.5 < unknown / known < 2.0, (known, unknown)
-    assert 0.5 < bad / known < 2.0, (known, bad)
+    assert 0.25 < unknown / known < 4.0, (known, unknown)
+    assert 0.25 < bad / known < 4.0, (known, bad)
 
 
 def test_tokens_never_reach_logs_or_answers(api: Api, caplog: pytest.LogCaptureFixture) -> None:
