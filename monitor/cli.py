@@ -907,7 +907,11 @@ def traffic(
 
     if stop.is_set():
         return
-    counts = produce_live(s, stop, rate=rate, drift_after=after, seed=seed, on_minute=minute)
+    try:
+        counts = produce_live(s, stop, rate=rate, drift_after=after, seed=seed, on_minute=minute)
+    except RuntimeError as exc:  # the broker never accepted the producer
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     minute(counts, False)
 
 

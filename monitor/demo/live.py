@@ -40,6 +40,7 @@ MONITORS_FILE = "live_monitors.yaml"  # next to this module; shipped as package 
 # without waiting for a real delay.
 LABEL_EVERY = 4
 TICK_S = 0.1
+CONNECT_TIMEOUT_S = 30.0
 
 
 def register_live_models(engine: Engine, *, seed: int = 7) -> list[str]:
@@ -88,10 +89,21 @@ def produce_live(
         features_topic=settings.features_topic,
     )
     counts = LiveCounts()
-    started = last = time.monotonic()
-    minute = started
-    owed = dict.fromkeys((m.model_id for m in MODELS), 0.0)
     try:
+        # The logger drops what is sent before it has connected; start the clock once it
+        # has, so the first ticks are not lost and every count printed is of sent events.
+        connect_by = time.monotonic() + CONNECT_TIMEOUT_S
+        while not logger.wait_connected(timeout=TICK_S):
+            if stop.is_set():
+                return counts
+            if time.monotonic() >= connect_by:
+                raise RuntimeError(
+                    f"the broker at {settings.kafka_bootstrap_servers} did not accept the producer "
+                    f"in {CONNECT_TIMEOUT_S:g} s"
+                )
+        started = last = time.monotonic()
+        minute = started
+        owed = dict.fromkeys((m.model_id for m in MODELS), 0.0)
         while not stop.wait(TICK_S):
             now_m = time.monotonic()
             drifting = now_m - started >= drift_after.total_seconds()

@@ -61,6 +61,7 @@ def test_traffic_command_produces_live_events_until_sigterm(db: Engine, settings
             proc.kill()
     assert proc.returncode == 0, out
     assert "registered: fraud-detector, eta-regressor" in out
+    assert out.rstrip().endswith(" 0 dropped"), out  # it produced only once connected
     IngestLoop(settings, db).run(threading.Event(), idle_exit_s=3)
     with Session(db) as s:
         per_model = dict(
