@@ -76,3 +76,24 @@ def test_traffic_command_produces_live_events_until_sigterm(db: Engine, settings
     assert n_labels == (sum(per_model.values()) + 3) // 4  # the 1st, 5th, 9th ... event
     assert dead == 0
     assert began - timedelta(seconds=1) <= oldest <= newest <= datetime.now(UTC)
+
+
+def test_traffic_names_a_broker_that_never_accepts_its_producer() -> None:
+    # In a process of its own: the Kafka client's connect thread outlives the call, holding
+    # sockets that would be reported as leaked in whichever test runs next.
+    script = """
+import threading
+from datetime import timedelta
+from monitor.config import Settings
+from monitor.demo import live
+live.CONNECT_TIMEOUT_S = 1.0
+nobody = Settings(kafka_bootstrap_servers="127.0.0.1:1")
+live.produce_live(nobody, threading.Event(), rate=10, drift_after=timedelta(0))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr.rstrip().endswith(
+        "RuntimeError: the broker at 127.0.0.1:1 did not accept the producer in 1 s"
+    ), done.stderr
