@@ -88,10 +88,13 @@ class PredictionLogger:
             else:
                 self._producer = producer
 
-    def wait_connected(self, timeout: float) -> bool:
-        """Block up to ``timeout`` seconds for the connection (startup, tests)."""
+    def wait_connected(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Block up to ``timeout`` seconds for the connection (startup, tests), or until
+        ``stop`` is set."""
         deadline = time.monotonic() + timeout
         while self._producer is None and time.monotonic() < deadline:
+            if stop is not None and stop.is_set():
+                break
             time.sleep(0.02)
         return self._producer is not None
 
